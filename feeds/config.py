@@ -1,0 +1,460 @@
+"""`config/feeds.toml` (tomllib) → a typed, validated `Config`; every error names the file and key."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from feeds.errors import ConfigError
+from feeds.model import Diagnostic
+from feeds.text import fold, slugify
+
+T = TypeVar("T")
+
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+_LANG_TAG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
+_ID_PREFIX = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:\S+$")
+_SLUG = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+MIN_POLL_SECONDS = 300
+
+
+@dataclass(frozen=True, slots=True)
+class SectionConfig:
+    slug: str
+    name: str
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Outlet:
+    name: str
+    url: str | None = None
+    feed: str | None = None
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamConfig:
+    name: str
+    outlet: str
+    url: str
+    section: str
+    every: int  # seconds
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    content: Literal["summary", "full"] = "summary"
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    title: str
+    base_url: str
+    language: str = "id"
+    timezone: str = "Asia/Jakarta"
+    languages: tuple[str, ...] = ("id", "en")
+    author: str = ""
+    id_prefix: str | None = None  # None: derived once and stored in the state
+    items_per_feed: int = 50
+    description: str = ""
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+@dataclass(frozen=True, slots=True)
+class Paths:
+    seeds: Path
+    output: Path
+    state: Path
+
+
+@dataclass(frozen=True, slots=True)
+class FetchConfig:
+    allow_private_networks: bool = False
+    timeout: float = 30.0
+    max_bytes: int = 10 * 1024 * 1024
+    min_every: int = MIN_POLL_SECONDS
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    path: Path
+    root: Path
+    site: Site
+    paths: Paths
+    sections: tuple[SectionConfig, ...]
+    outlets: tuple[Outlet, ...]
+    upstream: tuple[UpstreamConfig, ...]
+    fetch: FetchConfig
+    rebuild_every: int
+    serve_bind: str
+    websub_hub: str
+
+
+def project_root(config_path: Path) -> Path:
+    """Relative paths resolve against the project, never the current directory."""
+    folder = config_path.resolve().parent
+    return folder.parent if folder.name == "config" else folder
+
+
+def load(
+    path: Path,
+    *,
+    seeds: Path | None = None,
+    output: Path | None = None,
+    state: Path | None = None,
+) -> tuple[Config, list[Diagnostic]]:
+    """Read and validate the config file; command-line path overrides win over `[paths]`."""
+    where = str(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(where, "config file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(where, f"cannot read: {exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(where, f"not valid TOML: {exc}") from exc
+    reader = _Reader(where)
+    config = reader.config(raw, path, seeds=seeds, output=output, state=state)
+    return config, reader.diagnostics
+
+
+class _Reader:
+    """Walks the TOML tree once, collecting warnings and raising on the first error."""
+
+    def __init__(self, where: str) -> None:
+        self.where = where
+        self.diagnostics: list[Diagnostic] = []
+
+    def fail(self, key: str, message: str) -> ConfigError:
+        return ConfigError(self.where, f"{key}: {message}")
+
+    def table(self, value: object, key: str, known: set[str]) -> Mapping[str, Any]:
+        if not isinstance(value, dict):
+            raise self.fail(key, "must be a table")
+        for name in sorted(set(value) - known):
+            self.diagnostics.append(
+                Diagnostic("warning", self.where, f"unknown key {key}.{name} (ignored)")
+            )
+        return value
+
+    def get(
+        self,
+        table: Mapping[str, Any],
+        prefix: str,
+        name: str,
+        kind: type[T],
+        default: T | None = None,
+        check: Callable[[T], str | None] | None = None,
+    ) -> T:
+        key = f"{prefix}.{name}" if prefix else name
+        if name not in table:
+            if default is None:
+                raise self.fail(key, "is required")
+            return default
+        value = table[name]
+        # bool is an int in Python; a TOML `true` is never a number here.
+        if kind is int and isinstance(value, bool):
+            raise self.fail(key, f"must be an integer, not {value!r}")
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, kind):
+            raise self.fail(key, f"must be {_kind_name(kind)}, not {_toml_type(value)}")
+        if check is not None and (problem := check(value)) is not None:
+            raise self.fail(key, problem)
+        return value
+
+    def strings(self, table: Mapping[str, Any], prefix: str, name: str) -> tuple[str, ...]:
+        key = f"{prefix}.{name}"
+        value = table.get(name, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise self.fail(key, "must be a list of strings")
+        return tuple(v.strip() for v in value if v.strip())
+
+    def duration(self, table: Mapping[str, Any], prefix: str, name: str, default: str) -> int:
+        key = f"{prefix}.{name}"
+        value = table.get(name, default)
+        if isinstance(value, bool):
+            raise self.fail(key, f"must be a duration such as \"30m\", not {value!r}")
+        if isinstance(value, int):
+            seconds = value
+        elif isinstance(value, str) and (match := _DURATION.match(value)):
+            seconds = int(match[1]) * _UNITS[match[2]]
+        else:
+            raise self.fail(key, f"must be a duration such as \"30m\" or \"1h\", not {value!r}")
+        if seconds <= 0:
+            raise self.fail(key, "must be longer than zero")
+        return seconds
+
+    # --- the whole file ------------------------------------------------------
+
+    def config(
+        self,
+        raw: Mapping[str, Any],
+        path: Path,
+        *,
+        seeds: Path | None,
+        output: Path | None,
+        state: Path | None,
+    ) -> Config:
+        known = {"site", "paths", "sections", "outlets", "upstream", "fetch", "schedule", "serve",
+                 "websub"}
+        for name in sorted(set(raw) - known):
+            self.diagnostics.append(
+                Diagnostic("warning", self.where, f"unknown key {name} (ignored)")
+            )
+        site = self.site(raw)
+        root = project_root(path)
+        paths = self.paths(raw, root, seeds=seeds, output=output, state=state)
+        sections = self.sections(raw)
+        outlets = self.outlets(raw)
+        fetch = self.fetch(raw)
+        upstream = self.upstream(raw, sections, fetch)
+        schedule = self.table(raw.get("schedule", {}), "schedule", {"rebuild_every"})
+        serve = self.table(raw.get("serve", {}), "serve", {"bind"})
+        websub = self.table(raw.get("websub", {}), "websub", {"hub"})
+        return Config(
+            path=path,
+            root=root,
+            site=site,
+            paths=paths,
+            sections=sections,
+            outlets=outlets,
+            upstream=upstream,
+            fetch=fetch,
+            rebuild_every=self.duration(schedule, "schedule", "rebuild_every", "5m"),
+            serve_bind=self.get(serve, "serve", "bind", str, "127.0.0.1:8080", _check_bind),
+            websub_hub=self.get(websub, "websub", "hub", str, "", _check_optional_url),
+        )
+
+    def site(self, raw: Mapping[str, Any]) -> Site:
+        known = {"title", "base_url", "language", "timezone", "languages", "author", "id_prefix",
+                 "items_per_feed", "description"}
+        if "site" not in raw:
+            raise self.fail("site", "is required (with site.title and site.base_url)")
+        t = self.table(raw["site"], "site", known)
+        title = self.get(t, "site", "title", str, check=_check_nonempty)
+        base_url = self.get(t, "site", "base_url", str, check=_check_http_url)
+        if not base_url.endswith("/"):
+            base_url += "/"
+        language = self.get(t, "site", "language", str, "id", _check_lang)
+        languages = self.strings(t, "site", "languages") if "languages" in t else ("id", "en")
+        for lang in languages:
+            if (problem := _check_lang(lang)) is not None:
+                raise self.fail("site.languages", f"{lang!r}: {problem}")
+        if language not in languages:
+            languages = (language, *languages)
+        id_prefix = t.get("id_prefix")
+        if id_prefix is not None:
+            id_prefix = self.get(t, "site", "id_prefix", str, check=_check_id_prefix)
+        return Site(
+            title=title.strip(),
+            base_url=base_url,
+            language=language,
+            timezone=self.get(t, "site", "timezone", str, "Asia/Jakarta", _check_zone),
+            languages=languages,
+            author=self.get(t, "site", "author", str, "").strip(),
+            id_prefix=id_prefix,
+            items_per_feed=self.get(t, "site", "items_per_feed", int, 50, _check_items),
+            description=self.get(t, "site", "description", str, "").strip(),
+        )
+
+    def paths(
+        self,
+        raw: Mapping[str, Any],
+        root: Path,
+        *,
+        seeds: Path | None,
+        output: Path | None,
+        state: Path | None,
+    ) -> Paths:
+        t = self.table(raw.get("paths", {}), "paths", {"seeds", "output", "state"})
+
+        def resolve(name: str, default: str, override: Path | None) -> Path:
+            if override is not None:
+                return override.resolve()
+            value = self.get(t, "paths", name, str, default, _check_nonempty)
+            return (root / value).resolve()
+
+        paths = Paths(
+            seeds=resolve("seeds", "seeds", seeds),
+            output=resolve("output", "output", output),
+            state=resolve("state", "state/feeds.sqlite", state),
+        )
+        if paths.state.is_relative_to(paths.output):
+            raise self.fail("paths.state", "must not be inside the output folder (it is served)")
+        return paths
+
+    def sections(self, raw: Mapping[str, Any]) -> tuple[SectionConfig, ...]:
+        value = raw.get("sections", [])
+        if not isinstance(value, list):
+            raise self.fail("sections", "must be an array of tables ([[sections]])")
+        sections: list[SectionConfig] = []
+        seen: dict[str, str] = {}
+        for i, item in enumerate(value):
+            key = f"sections[{i}]"
+            if not isinstance(item, dict):
+                raise self.fail(key, "must be a table")
+            item = self.table(item, key, {"slug", "name", "aliases"})
+            name = self.get(item, key, "name", str, check=_check_nonempty).strip()
+            slug = self.get(item, key, "slug", str, slugify(name), _check_slug)
+            aliases = self.strings(item, key, "aliases")
+            for label in (name, slug, *aliases):
+                folded = fold(label)
+                if folded in seen and seen[folded] != slug:
+                    raise self.fail(key, f"{label!r} already names section {seen[folded]!r}")
+                seen[folded] = slug
+            sections.append(SectionConfig(slug=slug, name=name, aliases=aliases))
+        return tuple(sections)
+
+    def outlets(self, raw: Mapping[str, Any]) -> tuple[Outlet, ...]:
+        value = raw.get("outlets", {})
+        if not isinstance(value, dict):
+            raise self.fail("outlets", "must be a table of tables ([outlets.\"name\"])")
+        outlets = []
+        for name, item in value.items():
+            key = f'outlets."{name}"'
+            if not isinstance(item, dict):
+                raise self.fail(key, "must be a table")
+            item = self.table(item, key, {"url", "feed", "aliases"})
+            url = self.get(item, key, "url", str, "", _check_optional_url) or None
+            feed = self.get(item, key, "feed", str, "", _check_optional_url) or None
+            outlets.append(Outlet(name, url, feed, self.strings(item, key, "aliases")))
+        return tuple(outlets)
+
+    def fetch(self, raw: Mapping[str, Any]) -> FetchConfig:
+        known = {"allow_private_networks", "timeout", "max_bytes", "min_every"}
+        t = self.table(raw.get("fetch", {}), "fetch", known)
+        return FetchConfig(
+            allow_private_networks=self.get(t, "fetch", "allow_private_networks", bool, False),
+            timeout=self.get(t, "fetch", "timeout", float, 30.0, _check_positive),
+            max_bytes=self.get(t, "fetch", "max_bytes", int, 10 * 1024 * 1024, _check_positive),
+            min_every=self.duration(t, "fetch", "min_every", f"{MIN_POLL_SECONDS}s"),
+        )
+
+    def upstream(
+        self,
+        raw: Mapping[str, Any],
+        sections: tuple[SectionConfig, ...],
+        fetch: FetchConfig,
+    ) -> tuple[UpstreamConfig, ...]:
+        value = raw.get("upstream", [])
+        if not isinstance(value, list):
+            raise self.fail("upstream", "must be an array of tables ([[upstream]])")
+        known = {"name", "outlet", "url", "section", "every", "include", "exclude", "content"}
+        slugs = {s.slug for s in sections}
+        result: list[UpstreamConfig] = []
+        names: set[str] = set()
+        for i, item in enumerate(value):
+            key = f"upstream[{i}]"
+            if not isinstance(item, dict):
+                raise self.fail(key, "must be a table")
+            unknown = sorted(set(item) - known)
+            if unknown:
+                # A typo here silently changes what is republished: refuse it.
+                raise self.fail(f"{key}.{unknown[0]}", "unknown key in [[upstream]]")
+            name = self.get(item, key, "name", str, check=_check_nonempty).strip()
+            if name in names:
+                raise self.fail(f"{key}.name", f"{name!r} is used by two sources")
+            names.add(name)
+            section = self.get(item, key, "section", str, check=_check_nonempty)
+            if section not in slugs:
+                raise self.fail(f"{key}.section", f"{section!r} is not a configured section slug")
+            every = self.duration(item, key, "every", "30m")
+            if every < fetch.min_every:
+                raise self.fail(
+                    f"{key}.every", f"{every}s is below the floor of {fetch.min_every}s"
+                )
+            content = self.get(item, key, "content", str, "summary")
+            if content not in ("summary", "full"):
+                raise self.fail(f"{key}.content", f'must be "summary" or "full", not {content!r}')
+            result.append(
+                UpstreamConfig(
+                    name=name,
+                    outlet=self.get(item, key, "outlet", str, name).strip() or name,
+                    url=self.get(item, key, "url", str, check=_check_http_url),
+                    section=section,
+                    every=every,
+                    include=self.strings(item, key, "include"),
+                    exclude=self.strings(item, key, "exclude"),
+                    content="full" if content == "full" else "summary",
+                )
+            )
+        return tuple(result)
+
+
+# --- value checks: each returns a problem, or None --------------------------------
+
+
+def _check_nonempty(value: str) -> str | None:
+    return None if value.strip() else "must not be empty"
+
+
+def _check_http_url(value: str) -> str | None:
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return f"must be an absolute http(s) URL with a scheme and host, not {value!r}"
+    return None
+
+
+def _check_optional_url(value: str) -> str | None:
+    return _check_http_url(value) if value else None
+
+
+def _check_lang(value: str) -> str | None:
+    return None if _LANG_TAG.match(value) else f"{value!r} is not a BCP 47 language tag"
+
+
+def _check_zone(value: str) -> str | None:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        return f"{value!r} is not a known time zone"
+    return None
+
+
+def _check_id_prefix(value: str) -> str | None:
+    if not _ID_PREFIX.match(value):
+        return f"must be an absolute IRI prefix such as 'tag:example.org,2026:', not {value!r}"
+    return None
+
+
+def _check_items(value: int) -> str | None:
+    return None if 1 <= value <= 1000 else f"must be between 1 and 1000, not {value}"
+
+
+def _check_positive(value: float) -> str | None:
+    return None if value > 0 else f"must be greater than zero, not {value}"
+
+
+def _check_slug(value: str) -> str | None:
+    if not _SLUG.match(value) or value in ("articles", "tags"):
+        return f"{value!r} is not a usable slug (lower-case ASCII words joined by '-')"
+    return None
+
+
+def _check_bind(value: str) -> str | None:
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        return f"must be HOST:PORT, not {value!r}"
+    return None
+
+
+def _kind_name(kind: type) -> str:
+    return {str: "a string", int: "an integer", float: "a number", bool: "true or false"}.get(
+        kind, kind.__name__
+    )
+
+
+def _toml_type(value: object) -> str:
+    names = {str: "a string", int: "an integer", float: "a number", bool: "a boolean",
+             list: "an array", dict: "a table"}
+    return names.get(type(value), type(value).__name__)

@@ -1,0 +1,88 @@
+"""Recognize an article's language among the site's languages from its function words.
+
+A measured heuristic rather than a statistical model: news prose in the
+languages a newsroom publishes is dominated by a few hundred function words,
+which tell Indonesian from English (and from the other languages listed
+here) reliably once a text has a few dozen words. Short or mixed texts fall
+back to the site's language. Accuracy is measured in tests/test_lang.py.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+_WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?")
+
+# The commonest function words of each language (no proper nouns, no content words).
+_STOPWORDS: dict[str, frozenset[str]] = {
+    "id": frozenset(
+        "yang dan di ke dari ini itu dengan untuk pada dalam tidak akan juga adalah oleh "
+        "karena sebagai atau telah sudah bisa dapat ada lebih para kami kita mereka saat "
+        "secara bahwa agar hingga serta namun tetapi masih setelah sebelum menjadi sejumlah "
+        "bagi antara tersebut kata ujar menurut beberapa banyak tahun hari sangat harus "
+        "nya dia ia pun lagi belum jika kalau maka sehingga yaitu yakni seperti sebuah "
+        "satu dua tiga baru kini selama sejak tentang terhadap melalui tanpa bersama".split()
+    ),
+    "ms": frozenset(
+        "yang dan di ke dari ini itu dengan untuk pada dalam tidak akan juga adalah oleh "
+        "kerana sebagai atau telah sudah boleh dapat ada lebih kami kita mereka ketika "
+        "bahawa agar hingga serta namun tetapi masih selepas sebelum menjadi bagi antara "
+        "tersebut kata menurut beberapa banyak tahun hari sangat perlu dia ia pun lagi "
+        "belum jika kalau maka sehingga iaitu seperti sebuah baharu kini sejak tentang".split()
+    ),
+    "en": frozenset(
+        "the of and to in a is that for on with as was by at from it be this are an or "
+        "have has had not but which their they his her its were been will would can could "
+        "after before more than also who when where while into about over said says "
+        "there these those other some such only most many new one two three our we you "
+        "he she them then what all during between under because through".split()
+    ),
+    "nl": frozenset(
+        "de het een en van in is dat op te zijn voor met niet aan er die als ook door "
+        "bij maar om nog wel naar uit tot over dan hij zij wordt werd worden".split()
+    ),
+    "de": frozenset(
+        "der die das und ist nicht ein eine zu den mit von dem des im auf sich für es "
+        "auch als wird werden wurde bei nach aus oder aber noch wie über nur".split()
+    ),
+    "fr": frozenset(
+        "le la les de des du et est un une en dans pour que qui pas sur au aux avec ce "
+        "ces il elle sont par plus ont été mais ou son sa ses leur comme".split()
+    ),
+    "es": frozenset(
+        "el la los las de del y en que es un una por con para no se su sus al lo como "
+        "más pero fue han ha este esta sobre entre también".split()
+    ),
+    "pt": frozenset(
+        "o a os as de do da dos das e em que é um uma por com para não se seu sua ao "
+        "como mais mas foi são tem está sobre entre também".split()
+    ),
+}
+
+MIN_WORDS = 12  # below this, a text is too short to tell: use the site's language
+MARGIN = 1.5  # the winner must beat the runner-up by this factor
+
+
+def supported() -> frozenset[str]:
+    """Languages this module can recognize (by primary subtag)."""
+    return frozenset(_STOPWORDS)
+
+
+def recognize(text: str, candidates: Iterable[str], default: str) -> str:
+    """The candidate language `text` is written in, or `default` when unclear."""
+    by_primary = {c.split("-")[0].lower(): c for c in candidates}
+    known = [p for p in by_primary if p in _STOPWORDS]
+    if not known:
+        return default
+    words = [w.lower() for w in _WORD.findall(text[:4000])]
+    if len(words) < MIN_WORDS:
+        return default
+    scores = sorted(
+        ((sum(w in _STOPWORDS[p] for w in words), p) for p in known), reverse=True
+    )
+    best, best_lang = scores[0]
+    runner_up = scores[1][0] if len(scores) > 1 else 0
+    if best < 3 or best < runner_up * MARGIN:
+        return default
+    return by_primary[best_lang]

@@ -1,0 +1,152 @@
+"""Frozen values passed between the pipeline stages: article blocks, entries, diagnostics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+Level = Literal["error", "warning", "notice"]
+FeedFormat = Literal["rss", "atom", "json"]
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    """A problem worth telling the operator, printed as `LEVEL: WHERE: MESSAGE`."""
+
+    level: Level
+    where: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.level}: {self.where}: {self.message}"
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    slug: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Tag:
+    slug: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Attribution:
+    """The outlet whose reporting an entry reproduces, credited in every format."""
+
+    name: str
+    url: str | None = None
+    feed_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Dateline:
+    city: str
+    outlet: str
+
+
+# --- body blocks -------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Paragraph:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Heading:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ListItem:
+    text: str
+    label: str | None = None  # the `Label` of a `Label: text` item
+
+
+@dataclass(frozen=True, slots=True)
+class BulletList:
+    items: tuple[ListItem, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class NumberedList:
+    items: tuple[ListItem, ...]
+    start: int = 1
+
+
+Block = Paragraph | Heading | BulletList | NumberedList
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    """One article file, parsed; nothing here depends on the clock or the state."""
+
+    path: str  # relative to the seeds folder, with `/` separators
+    key: str  # the id without `site.id_prefix`
+    section: Section
+    title: str
+    blocks: tuple[Block, ...]
+    lang: str
+    dateline: Dateline | None = None
+    attribution: Attribution | None = None
+    attribution_block: int | None = None  # index of the closing `Sumber: X` block, if any
+    date: datetime | None = None
+    updated: datetime | None = None
+    authors: tuple[str, ...] = ()
+    tags: tuple[Tag, ...] = ()
+    summary: str | None = None
+    image: str | None = None
+    link: str | None = None
+    draft: bool = False
+    key_from_header: bool = False
+
+    @property
+    def lead(self) -> str | None:
+        for block in self.blocks:
+            if isinstance(block, Paragraph):
+                return block.text
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamFeed:
+    """What an Atom `<source>` says of the feed an entry was republished from."""
+
+    id: str
+    title: str
+    url: str  # the feed's own URL
+    home: str | None = None
+    updated: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One item of a feed, whatever it came from; the builder needs nothing else."""
+
+    id: str  # absolute IRI: site.id_prefix + key
+    key: str
+    title: str
+    link: str
+    section: Section
+    published: datetime
+    updated: datetime
+    summary: str
+    content_html: str
+    lang: str
+    authors: tuple[str, ...] = ()
+    tags: tuple[Tag, ...] = ()
+    image: str | None = None
+    image_type: str | None = None
+    attribution: Attribution | None = None
+    upstream: UpstreamFeed | None = None
+    page: str | None = None  # output-relative path of the entry's own HTML page
+    dateline: Dateline | None = None
+
+    def feed_keys(self) -> tuple[str, ...]:
+        """Every feed this entry appears in: all, its section, each tag."""
+        return ("all", f"section:{self.section.slug}", *(f"tag:{t.slug}" for t in self.tags))

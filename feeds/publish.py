@@ -1,0 +1,447 @@
+"""collect → reconcile with the store → group → build → write what changed.
+
+One build is one state transaction: outputs are committed first, then the
+state, so a crash in between makes the next build redo the work (it
+converges) instead of believing it published what it did not.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from feeds import __version__, builder, entries, jsonfeed, pages
+from feeds.builder import FeedInfo
+from feeds.config import Config
+from feeds.errors import ArticleError
+from feeds.model import Diagnostic, Entry, FeedFormat
+from feeds.sources import article as article_reader
+from feeds.sources import seeds
+from feeds.store import EntryRecord, FileRecord, Store, from_epoch, to_epoch
+from feeds.writer import Output
+
+RENDER_VERSION = "1"  # bump when rendering changes, so the next build re-renders everything
+FEED_FILES: dict[FeedFormat, str] = {"rss": "rss.xml", "atom": "atom.xml", "json": "feed.json"}
+INDEX_ENTRIES = 5
+
+
+@dataclass
+class BuildResult:
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    articles_read: int = 0
+    published: int = 0
+    next_due: datetime | None = None
+
+    @property
+    def errors(self) -> int:
+        return sum(d.level == "error" for d in self.diagnostics)
+
+
+def build(
+    config: Config,
+    store: Store,
+    now: datetime,
+    *,
+    output: Output | None,
+    full: bool = False,
+    reread: bool = False,
+) -> BuildResult:
+    """One build; with `output=None` nothing is written and the state is left as it was."""
+    store.begin()
+    try:
+        run = _Run(config, store, now, output, full=full, reread=reread)
+        result = run.execute()
+        if output is None:
+            store.rollback()
+            return result
+        result.changed = output.commit()
+        store.put_outputs(run.outputs_written)
+        store.delete_outputs(run.outputs_removed)
+        store.commit()
+        return result
+    except BaseException:
+        if output is not None:
+            output.discard()
+        store.rollback()
+        raise
+
+
+def export(config: Config, store: Store, now: datetime, feed: str, fmt: FeedFormat) -> bytes:
+    """One feed's bytes as a build would write them now; neither output/ nor the state change."""
+    store.begin()
+    try:
+        run = _Run(config, store, now, None, full=False, reread=False)
+        run.execute()
+        known = run.feed_names()
+        if feed not in known:
+            raise KeyError(feed)
+        return run.render_feed(feed, known[feed], fmt)
+    finally:
+        store.rollback()
+
+
+def feed_key(slug: str) -> str:
+    """`all`, a section slug, or `tags/<tag>` (the CLI's names) → the store's feed key."""
+    if slug == "all":
+        return "all"
+    if slug.startswith("tags/"):
+        return f"tag:{slug.removeprefix('tags/').strip('/')}"
+    return f"section:{slug.strip('/')}"
+
+
+def folder_of(key: str) -> str:
+    kind, _, name = key.partition(":")
+    return {"all": "", "section": f"{name}/", "tag": f"tags/{name}/"}[kind]
+
+
+class _Run:
+    """The working state of one build (not shared between builds or threads)."""
+
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        now: datetime,
+        output: Output | None,
+        *,
+        full: bool,
+        reread: bool,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.now = now
+        self.output = output
+        self.site = config.site
+        self.rules = article_reader.Rules.from_config(config)
+        self.file_keys: dict[str, str | None] = {}
+        self.taken: set[int] = set()
+        self.next_free: dict[int, int] = {}
+        seeds_folder = config.paths.seeds
+        self.seeds_label = (
+            seeds_folder.relative_to(config.root).as_posix()
+            if seeds_folder.is_relative_to(config.root)
+            else str(seeds_folder)
+        )
+        self.result = BuildResult()
+        self.dirty: set[str] = set()
+        self.outputs_written: list[tuple[str, str]] = []
+        self.outputs_removed: list[str] = []
+        self.created = self._created()
+        self.id_prefix = self._id_prefix()
+        self.entry_site = entries.Site(
+            config.site.base_url, self.id_prefix, config.site.author or config.site.title
+        )
+        self.page_site = pages.PageSite(config.site.title, config.site.language, config.site.zone)
+        fingerprint = self._fingerprint()
+        index_missing = output is not None and not (config.paths.output / "index.html").exists()
+        self.full = full or index_missing or store.get_meta("fingerprint") != fingerprint
+        self.reread = reread or self.full
+        store.set_meta("fingerprint", fingerprint)
+
+    # --- setup -------------------------------------------------------------------------
+
+    def _created(self) -> datetime:
+        stored = self.store.get_meta("created")
+        if stored is None:
+            self.store.set_meta("created", str(to_epoch(self.now)))
+            return from_epoch(to_epoch(self.now))
+        return from_epoch(int(stored))
+
+    def _id_prefix(self) -> str:
+        stored = self.store.get_meta("id_prefix")
+        configured = self.site.id_prefix
+        if configured is not None:
+            if stored is not None and stored != configured:
+                self.result.diagnostics.append(
+                    Diagnostic(
+                        "warning", str(self.config.path),
+                        f"site.id_prefix changed from {stored!r} to {configured!r}: every entry "
+                        "id changes and subscribers will see every entry again",
+                    )
+                )
+            self.store.set_meta("id_prefix", configured)
+            return configured
+        if stored is not None:
+            return stored
+        host = urlsplit(self.site.base_url).hostname or "localhost"
+        derived = f"tag:{host},{self.created.year}:"
+        self.store.set_meta("id_prefix", derived)
+        return derived
+
+    def _fingerprint(self) -> str:
+        """Everything outside the articles that changes rendered bytes."""
+        c = self.config
+        facts = [__version__, RENDER_VERSION, repr(c.site), self.id_prefix, repr(c.sections),
+                 repr(c.outlets), c.websub_hub]
+        return hashlib.sha256(json.dumps(facts).encode()).hexdigest()
+
+    # --- the build ---------------------------------------------------------------------
+
+    def execute(self) -> BuildResult:
+        self._reconcile_articles()
+        last = self.store.get_meta("last_build")
+        if last is not None:
+            for entry in self.store.due_between(from_epoch(int(last)), self.now):
+                self._mark(entry.feed_keys())
+                self._write_page(entry)
+        if self.full:
+            for entry in self.store.live_entries(self.now):
+                self._write_page(entry)
+        if self.output is not None:
+            self._write_feeds()
+            self.store.set_meta("last_build", str(to_epoch(self.now)))
+        self.result.published = self.store.count(self.now)
+        self.result.next_due = self.store.next_due(self.now)
+        return self.result
+
+    def _reconcile_articles(self) -> None:
+        known = self.store.files()
+        self.file_keys = {path: record.key for path, record in known.items()}
+        found = seeds.scan(self.config.paths.seeds)
+        present = {f.path for f in found}
+        claimed: dict[str, str] = {}
+        # Oldest first: the first claimant of an id keeps it, and first-seen times keep file order.
+        for seed in sorted(found, key=lambda f: (f.mtime_ns, f.path)):
+            record = known.pop(seed.path, None)
+            unchanged = (
+                record is not None
+                and (record.size, record.mtime_ns, record.inode)
+                == (seed.size, seed.mtime_ns, seed.inode)
+            )
+            if unchanged and not self.reread:
+                assert record is not None
+                self.result.diagnostics.extend(record.diagnostics)
+                if record.key is not None:
+                    claimed[record.key] = seed.path
+                continue
+            self._read(seed, record, present, claimed)
+        for path, record in sorted(known.items()):
+            self.store.delete_file(path)
+            if record.key is not None and claimed.get(record.key) is None:
+                self._unpublish(record.key, f"seeds:{path}")
+
+    def _read(
+        self,
+        seed: seeds.SeedFile,
+        record: FileRecord | None,
+        present: set[str],
+        claimed: dict[str, str],
+    ) -> None:
+        self.result.articles_read += 1
+        where = f"{self.seeds_label}/{seed.path}"
+        owned = record.key if record is not None else None
+        try:
+            data = (self.config.paths.seeds / seed.path).read_bytes()
+            article, notes = article_reader.parse(where, data, self.rules)
+            other = self._owner(article.key, seed.path, present, claimed)
+            if other is not None:
+                raise ArticleError(
+                    where, f"id {article.key!r} is already used by seeds/{other}; rename one file"
+                )
+        except (ArticleError, OSError) as exc:
+            message = exc.message if isinstance(exc, ArticleError) else f"cannot read: {exc}"
+            diagnostic = Diagnostic("error", where, message)
+            self.result.diagnostics.append(diagnostic)
+            if owned is not None:
+                claimed.setdefault(owned, seed.path)  # its last good version stays published
+            if "already used by" not in message:
+                self.store.put_file(
+                    FileRecord(seed.path, seed.size, seed.mtime_ns, seed.inode, owned,
+                               (diagnostic,))
+                )
+            return
+        self.result.diagnostics.extend(notes)
+        claimed[article.key] = seed.path
+        if owned is not None and owned != article.key:
+            self._unpublish(owned, f"seeds:{seed.path}")  # the header id changed
+        self.store.put_file(
+            FileRecord(seed.path, seed.size, seed.mtime_ns, seed.inode, article.key, tuple(notes))
+        )
+        self._publish(article, seed)
+
+    def _owner(
+        self, key: str, path: str, present: set[str], claimed: dict[str, str]
+    ) -> str | None:
+        """The other file that already owns `key`, if any: the first claimant keeps it."""
+        if claimed.get(key, path) != path:
+            return claimed[key]
+        previous = self.store.entry_record(key)
+        if previous is None or not previous.origin.startswith("seeds:"):
+            return None
+        other = previous.origin.removeprefix("seeds:")
+        return other if other != path and other in present and other not in claimed.values() \
+            and self._still_owns(other, key) else None
+
+    def _still_owns(self, path: str, key: str) -> bool:
+        return self.file_keys.get(path) == key
+
+    def _publish(self, article: article_reader.Article, seed: seeds.SeedFile) -> None:
+        previous = self.store.entry_record(article.key)
+        digest = entries.content_hash(article)
+        first_seen = seed.mtime_ns // 10**9
+        if previous is None and article.date is None:
+            first_seen = self._unique_second(first_seen)
+        times = entries.reconcile_times(previous, article, digest, first_seen, self.now)
+        entry = entries.build_entry(article, times, self.entry_site)
+        live = not article.draft
+        unchanged = (
+            previous is not None
+            and previous.hash == digest
+            and previous.live == live
+            and previous.origin == f"seeds:{seed.path}"
+            and not self.full
+        )
+        self.store.put_entry(
+            entry, origin=f"seeds:{seed.path}", hash=digest, first_seen=times.first_seen, live=live
+        )
+        if unchanged:
+            return
+        self._mark(entry.feed_keys())
+        if previous is not None:
+            self._mark_record(previous)
+        if live and entry.published <= self.now:
+            self._write_page(entry)
+        elif entry.page is not None:
+            self._remove(entry.page)
+
+    def _unique_second(self, second: int) -> int:
+        """A first-seen second no other entry has: files copied in one burst share an mtime
+        second, and entries with equal times read as duplicates (the W3C validator warns on
+        equal atom:updated). The shift is one second per earlier file of the same burst."""
+        candidate = max(second, self.next_free.get(second, second))
+        while candidate in self.taken or self.store.published_at(candidate):
+            candidate += 1
+        self.taken.add(candidate)
+        self.next_free[second] = candidate + 1
+        return candidate
+
+    def _unpublish(self, key: str, origin: str) -> None:
+        previous = self.store.entry_record(key)
+        if previous is None or previous.origin != origin:
+            return
+        self.store.set_live(key, False)
+        self._mark_record(previous)
+        self._remove(entries.page_path(key))
+
+    def _mark(self, keys: Iterable[str]) -> None:
+        self.dirty.update(keys)
+
+    def _mark_record(self, record: EntryRecord) -> None:
+        self._mark(["all", f"section:{record.section}", *(f"tag:{t}" for t in record.tags)])
+
+    # --- writing -------------------------------------------------------------------------
+
+    def _put(self, path: str, data: bytes, feed: str) -> None:
+        if self.output is None:
+            return
+        self.output.put(path, data)
+        if feed != "page":  # pages are removed by entry, not swept: don't list 100,000 of them
+            self.outputs_written.append((path, feed))
+
+    def _remove(self, path: str) -> None:
+        if self.output is not None and self.output.remove(path):
+            self.outputs_removed.append(path)
+
+    def _write_page(self, entry: Entry) -> None:
+        if entry.page is None or self.output is None:
+            return
+        section_feed = self.feed_info(f"section:{entry.section.slug}", entry.section.name, ())
+        self._put(entry.page, pages.article_page(self.page_site, entry, section_feed), "page")
+
+    def feed_names(self) -> dict[str, str]:
+        """Every feed that exists now: key → display name."""
+        names = {"all": self.site.title}
+        for section in self.config.sections:
+            names[f"section:{section.slug}"] = section.name
+        for slug, name in sorted(self.store.sections(self.now).items()):
+            names.setdefault(f"section:{slug}", name)
+        for slug, name in sorted(self.store.tags(self.now).items()):
+            names[f"tag:{slug}"] = name
+        return names
+
+    def feed_info(self, key: str, name: str, items: Iterable[Entry]) -> FeedInfo:
+        kind = key.partition(":")[0]
+        title = {
+            "all": self.site.title,
+            "section": f"{self.site.title} — {name}",
+            "tag": f"{self.site.title} — #{name}",
+        }[kind]
+        updates = [e.updated for e in items]
+        return FeedInfo(
+            key=key,
+            folder=folder_of(key),
+            title=title,
+            description=self.site.description or title,
+            language=self.site.language,
+            feed_id=f"{self.id_prefix}feed/{folder_of(key) or 'all/'}".rstrip("/"),
+            base_url=self.site.base_url,
+            updated=max(updates, default=self.created),
+            hub=self.config.websub_hub,
+        )
+
+    def render_feed(self, key: str, name: str, fmt: FeedFormat) -> bytes:
+        items = self.store.latest(key, self.now, self.site.items_per_feed)
+        info = self.feed_info(key, name, items)
+        if fmt == "rss":
+            return builder.rss(info, items)
+        if fmt == "atom":
+            return builder.atom(info, items)
+        return jsonfeed.json_feed(info, items, about=f"{self.site.base_url}#json-source")
+
+    def _write_feeds(self) -> None:
+        names = self.feed_names()
+        previous = self.store.outputs()
+        feeds_before = {feed for feed in previous.values() if feed not in ("page", "site")}
+        gone = feeds_before - set(names)
+        for path, feed in previous.items():
+            if feed in gone:
+                self._remove(path)
+        todo = set(names) if self.full else (self.dirty & set(names)) | (set(names) - feeds_before)
+        if not todo and not gone:
+            return
+        infos: dict[str, tuple[FeedInfo, list[Entry]]] = {}
+        for key in sorted(names):
+            if key not in todo and key.startswith("tag:"):
+                continue  # the index lists tags by name only: no query needed
+            items = self.store.latest(key, self.now, self.site.items_per_feed)
+            info = self.feed_info(key, names[key], items)
+            infos[key] = (info, items)
+            if key not in todo:
+                continue
+            folder = info.folder
+            self._put(folder + "rss.xml", builder.rss(info, items), key)
+            self._put(folder + "atom.xml", builder.atom(info, items), key)
+            about = f"{self.site.base_url}#json-source"
+            self._put(folder + "feed.json", jsonfeed.json_feed(info, items, about=about), key)
+            if key != "all":
+                self._put(folder + "index.html",
+                          pages.listing_page(self.page_site, info, items), key)
+        self._write_site(names, infos)
+
+    def _write_site(
+        self, names: dict[str, str], infos: dict[str, tuple[FeedInfo, list[Entry]]]
+    ) -> None:
+        all_info = infos["all"][0]
+        sections = [
+            (info, items[:INDEX_ENTRIES])
+            for key, (info, items) in infos.items()
+            if key.startswith("section:")
+        ]
+        tags = [
+            infos[key][0] if key in infos else self.feed_info(key, names[key], ())
+            for key in names
+            if key.startswith("tag:")
+        ]
+        order = {s.slug: i for i, s in enumerate(self.config.sections)}
+        sections.sort(key=lambda pair: (order.get(pair[0].folder.strip("/"), len(order)),
+                                        pair[0].title))
+        tags.sort(key=lambda info: info.folder)
+        self._put("index.html", pages.index_page(self.page_site, all_info, sections, tags), "site")
+        feeds = [all_info, *(info for info, _ in sections), *tags]
+        self._put("feeds.opml", pages.opml(self.page_site, feeds), "site")
+

@@ -1,0 +1,442 @@
+"""Pure: (file name, bytes) → Article, or ArticleError naming the file and the reason.
+
+Implements every rule of the plain article format (docs: shared/spec/article-format.md):
+header block, section and title lines, the four body block kinds, lead,
+dateline, attribution phrases, language, encodings and line endings.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from pathlib import PurePosixPath
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+import yaml
+
+from feeds import lang
+from feeds.config import Config, Outlet, SectionConfig
+from feeds.errors import ArticleError
+from feeds.model import (
+    Article,
+    Attribution,
+    Block,
+    BulletList,
+    Dateline,
+    Diagnostic,
+    Heading,
+    ListItem,
+    NumberedList,
+    Paragraph,
+    Section,
+    Tag,
+)
+from feeds.text import fold, slugify, xml_safe
+
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+_BULLET = re.compile(r"^[-*•–]\s+(?P<text>\S.*)$")
+_NUMBERED = re.compile(r"^(?P<n>\d+)[.)]\s+(?P<text>\S.*)$")
+_ITEM_LABEL = re.compile(r"^(?P<label>[^:.;!?]{1,60}?)\s*:\s+(?P<text>\S.*)$")
+_SENTENCE_END = ".,;:!?…"
+_CLOSERS = "\"'”’»)]}›"
+_OPENING_QUOTES = "\"'“‘«„‚‹"
+_LABEL_LINE = re.compile(
+    r"^(baca\s+juga|lihat\s+juga|simak\s+juga|foto|video|editor|penulis|reporter|pewarta|"
+    r"redaktur|kontributor|sumber|source|read\s+also|see\s+also|photo|writer|author|"
+    r"ilustrasi|keterangan|caption)\s*:",
+    re.IGNORECASE,
+)
+_DATELINE = re.compile(
+    r"^(?P<city>[^\W\d_][^\W\d_.' -]*(?:[ .'-]+[^\W\d_]+){0,3})\s*"
+    r"\((?P<outlet>[^()]{1,40}?)\)\s*[–—-]\s*"
+)
+_ATTRIBUTION_PHRASE = re.compile(
+    r"(?<!\w)(?:dikutip\s+dari|dilansir\s+dari|dilansir|melansir|mengutip|"
+    r"sumber\s*:|source\s*:|quoted\s+from)\s*",
+    re.IGNORECASE,
+)
+_HOST = re.compile(
+    r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}(?![\w-]|\.\w)"
+)
+_CAPITALIZED_WORD = r"[^\W\d_][\w&.'’-]*"
+_CAPITALIZED_RUN = re.compile(rf"{_CAPITALIZED_WORD}(?:\s+{_CAPITALIZED_WORD}){{0,3}}")
+_HEADER_ID = re.compile(r"^[A-Za-z0-9._-]+$")
+_LANG_TAG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
+_HEADER_KEYS = frozenset(
+    {"id", "date", "updated", "author", "tags", "summary", "image", "link", "lang", "source",
+     "source_url", "draft"}
+)
+_TRUE = frozenset({"true", "yes", "on", "1"})
+_FALSE = frozenset({"false", "no", "off", "0", ""})
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    """What the reader needs of the configuration, prepared once per build."""
+
+    sections: Mapping[str, Section]  # folded name/alias/slug → section
+    outlets: Mapping[str, Outlet]  # folded name/alias/host → outlet
+    outlet_names: tuple[str, ...]  # every name and alias, longest first
+    languages: tuple[str, ...]
+    default_lang: str
+    zone: ZoneInfo
+
+    @classmethod
+    def from_config(cls, config: Config) -> Rules:
+        return cls.build(config.sections, config.outlets, config.site.languages,
+                         config.site.language, config.site.zone)
+
+    @classmethod
+    def build(
+        cls,
+        sections: tuple[SectionConfig, ...],
+        outlets: tuple[Outlet, ...],
+        languages: tuple[str, ...],
+        default_lang: str,
+        zone: ZoneInfo,
+    ) -> Rules:
+        section_map: dict[str, Section] = {}
+        for s in sections:
+            for label in (s.name, s.slug, *s.aliases):
+                section_map[fold(label)] = Section(s.slug, s.name)
+        outlet_map: dict[str, Outlet] = {}
+        for o in outlets:
+            for label in (o.name, *o.aliases):
+                outlet_map[fold(label)] = o
+            if o.url and (host := urlsplit(o.url).hostname):
+                outlet_map.setdefault(_bare_host(host), o)
+        names = sorted({n for o in outlets for n in (o.name, *o.aliases)}, key=len, reverse=True)
+        return cls(section_map, outlet_map, tuple(names), languages, default_lang, zone)
+
+
+def parse(path: str, data: bytes, rules: Rules) -> tuple[Article, list[Diagnostic]]:
+    """Parse one article file; raise ArticleError for a file that cannot be published."""
+    diagnostics: list[Diagnostic] = []
+    text = _decode(path, data, diagnostics)
+    raw_lines = _LINE_BREAK.split(text)
+    header, body_start = _split_header(path, raw_lines)
+    fields = _read_header(path, header, rules, diagnostics) if header is not None else {}
+    lines = [line.strip() for line in raw_lines[body_start:]]
+    lines = [line for line in lines if line]
+    if not lines:
+        raise ArticleError(path, "no section line and no title line")
+    if len(lines) < 2:
+        raise ArticleError(path, "no title line (only a section line)")
+    section = _section(path, lines[0], rules, diagnostics)
+    title = lines[1]
+    blocks = _blocks(lines[2:])
+    attribution, attribution_block = _attribution(fields, blocks, rules)
+    key = fields.get("id") or PurePosixPath(path).name.removesuffix(".txt")
+    prose = " ".join([title, *(b.text for b in blocks if isinstance(b, Paragraph | Heading))])
+    article = Article(
+        path=path,
+        key=key,
+        section=section,
+        title=title,
+        blocks=blocks,
+        lang=fields.get("lang") or lang.recognize(prose, rules.languages, rules.default_lang),
+        dateline=_dateline(blocks),
+        attribution=attribution,
+        attribution_block=attribution_block,
+        date=fields.get("date"),
+        updated=fields.get("updated"),
+        authors=fields.get("author", ()),
+        tags=fields.get("tags", ()),
+        summary=fields.get("summary"),
+        image=fields.get("image"),
+        link=fields.get("link"),
+        draft=fields.get("draft", False),
+        key_from_header="id" in fields,
+    )
+    return article, diagnostics
+
+
+# --- bytes to lines --------------------------------------------------------------
+
+
+def _decode(path: str, data: bytes, diagnostics: list[Diagnostic]) -> str:
+    if b"\x00" in data:
+        raise ArticleError(path, "binary file (contains NUL bytes), not a text article")
+    data = data.removeprefix(b"\xef\xbb\xbf")
+    if not data.strip():
+        raise ArticleError(path, "empty file")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        diagnostics.append(
+            Diagnostic(
+                "warning",
+                path,
+                f"not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
+                "read as Windows-1252",
+            )
+        )
+        text = data.decode("cp1252", errors="replace")
+    clean = xml_safe(text)
+    if len(clean) != len(text):
+        diagnostics.append(
+            Diagnostic(
+                "warning", path,
+                f"removed {len(text) - len(clean)} control or non-character code point(s) "
+                "that XML cannot carry",
+            )
+        )
+    return clean
+
+
+def _split_header(path: str, lines: list[str]) -> tuple[str | None, int]:
+    """The YAML between the first two `---` lines, and where the body starts."""
+    first = next((i for i, line in enumerate(lines) if line.strip()), None)
+    if first is None or lines[first].strip() != "---":
+        return None, 0
+    for end in range(first + 1, len(lines)):
+        if lines[end].strip() == "---":
+            return "\n".join(lines[first + 1 : end]), end + 1
+    raise ArticleError(path, f"malformed header: the '---' on line {first + 1} is never closed")
+
+
+# --- the header ------------------------------------------------------------------
+
+
+def _read_header(
+    path: str, header: str, rules: Rules, diagnostics: list[Diagnostic]
+) -> dict[str, Any]:
+    try:
+        # BaseLoader: every scalar stays text (`id: 2026-01-14`, `lang: no`), no tags run.
+        raw = yaml.load(header, Loader=yaml.BaseLoader)  # noqa: S506
+    except yaml.YAMLError as exc:
+        problem = str(exc).replace("\n", " ")
+        raise ArticleError(path, f"malformed header: {problem}") from None
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ArticleError(path, "malformed header: expected 'key: value' lines")
+    fields: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key not in _HEADER_KEYS:
+            diagnostics.append(Diagnostic("warning", path, f"unknown header key {key!r} (ignored)"))
+            continue
+        fields[key] = _header_value(path, key, value, rules)
+    if fields.get("source_url") and not fields.get("source"):
+        raise ArticleError(path, "header: source_url is given without source")
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+def _header_value(path: str, key: str, value: object, rules: Rules) -> object:
+    def fail(problem: str) -> ArticleError:
+        return ArticleError(path, f"header: {key}: {problem}")
+
+    if key in ("author", "tags"):
+        items = value if isinstance(value, list) else str(_text(value, fail)).split(",")
+        names = tuple(n.strip() for n in (_text(i, fail) for i in items) if n.strip())
+        if key == "author":
+            return names
+        tags: dict[str, Tag] = {}
+        for name in names:
+            tags.setdefault(slugify(name), Tag(slugify(name), name))
+        return tuple(tags.values())
+    text = _text(value, fail).strip()
+    if key == "id":
+        if not _HEADER_ID.match(text) or text in (".", ".."):
+            raise fail(f"{text!r} may hold only letters, digits, '.', '_' and '-'")
+        return text
+    if key in ("date", "updated"):
+        return _parse_date(text, rules.zone, fail) if text else None
+    if key in ("image", "link", "source_url"):
+        parts = urlsplit(text)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise fail(f"must be an absolute http(s) URL, not {text!r}")
+        return text
+    if key == "lang":
+        if not _LANG_TAG.match(text):
+            raise fail(f"{text!r} is not a BCP 47 language tag")
+        return text
+    if key == "draft":
+        if text.lower() in _TRUE:
+            return True
+        if text.lower() in _FALSE:
+            return False
+        raise fail(f"must be true or false, not {text!r}")
+    return text or None  # summary, source
+
+
+def _text(value: object, fail: Any) -> str:
+    if not isinstance(value, str):
+        raise fail("must be text, not a list or mapping")
+    return value
+
+
+def _parse_date(text: str, zone: ZoneInfo, fail: Any) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(text.replace(" ", "T", 1) if "T" not in text else text)
+    except ValueError:
+        try:
+            parsed = datetime.combine(date.fromisoformat(text), time())
+        except ValueError:
+            raise fail(f"{text!r} is not an ISO 8601 date") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=zone)
+    return parsed
+
+
+# --- section, blocks ---------------------------------------------------------------
+
+
+def _section(path: str, line: str, rules: Rules, diagnostics: list[Diagnostic]) -> Section:
+    known = rules.sections.get(fold(line))
+    if known is not None:
+        return known
+    section = Section(slugify(line, fallback="section"), line)
+    diagnostics.append(
+        Diagnostic("notice", path, f"unknown section {line!r}: created as {section.slug!r}")
+    )
+    return section
+
+
+def _blocks(lines: list[str]) -> tuple[Block, ...]:
+    kinds = [_kind(line) for line in lines]
+    blocks: list[Block] = []
+    items: list[ListItem] = []
+    for i, (line, kind) in enumerate(zip(lines, kinds, strict=True)):
+        if kind in ("bullet", "numbered"):
+            match = (_BULLET if kind == "bullet" else _NUMBERED).match(line)
+            assert match is not None
+            items.append(_list_item(match["text"]))
+            if i + 1 < len(lines) and kinds[i + 1] == kind:
+                continue
+            if kind == "bullet":
+                blocks.append(BulletList(tuple(items)))
+            else:
+                first = _NUMBERED.match(lines[i - len(items) + 1])
+                assert first is not None
+                blocks.append(NumberedList(tuple(items), start=int(first["n"])))
+            items = []
+        elif kind == "candidate" and i > 0 and i + 1 < len(lines) and kinds[i + 1] != "candidate":
+            blocks.append(Heading(line))
+        else:
+            blocks.append(Paragraph(line))
+    return tuple(blocks)
+
+
+def _kind(line: str) -> str:
+    if _BULLET.match(line):
+        return "bullet"
+    if _NUMBERED.match(line):
+        return "numbered"
+    if _is_candidate(line):
+        return "candidate"
+    return "paragraph"
+
+
+def _is_candidate(line: str) -> bool:
+    """A line that could be a subheading: short, no closing punctuation, not quoted or a label."""
+    if len(line) > 80 or len(line.split()) > 12:
+        return False
+    last = line[-1]
+    if last in _SENTENCE_END:
+        return False
+    if last in _CLOSERS and len(line) > 1 and line[-2] in _SENTENCE_END:
+        return False
+    return line[0] not in _OPENING_QUOTES and not _LABEL_LINE.match(line)
+
+
+def _list_item(text: str) -> ListItem:
+    match = _ITEM_LABEL.match(text)
+    if match and len(match["label"].split()) <= 8:
+        return ListItem(text=match["text"], label=match["label"])
+    return ListItem(text=text)
+
+
+# --- metadata found in the text -----------------------------------------------------
+
+
+def _dateline(blocks: tuple[Block, ...]) -> Dateline | None:
+    lead = next((b.text for b in blocks if isinstance(b, Paragraph)), None)
+    if lead is None or not (match := _DATELINE.match(lead)):
+        return None
+    city = match["city"].strip()
+    if not city[0].isupper():
+        return None
+    return Dateline(city=city, outlet=match["outlet"].strip())
+
+
+def _attribution(
+    fields: Mapping[str, Any], blocks: tuple[Block, ...], rules: Rules
+) -> tuple[Attribution | None, int | None]:
+    """Header `source` wins over phrases; a phrase in the lead wins over the last block."""
+    closing: tuple[str, int] | None = None
+    if blocks and isinstance(last := blocks[-1], Paragraph):
+        name = _closing_attribution(last.text, rules)
+        if name is not None:
+            closing = (name, len(blocks) - 1)
+    if "source" in fields:
+        attribution = _attribute(fields["source"], rules, fields.get("source_url"))
+    else:
+        lead = next((b.text for b in blocks if isinstance(b, Paragraph)), "")
+        name = _phrase_attribution(lead, rules)
+        if name is None and closing is not None:
+            name = closing[0]
+        attribution = _attribute(name, rules) if name is not None else None
+    if attribution is None or closing is None or fold(closing[0]) != fold(attribution.name):
+        return attribution, None
+    return attribution, closing[1]
+
+
+def _phrase_attribution(text: str, rules: Rules) -> str | None:
+    for match in _ATTRIBUTION_PHRASE.finditer(text):
+        name = _outlet_after(text[match.end() :], rules)
+        if name is not None:
+            return name
+    return None
+
+
+def _closing_attribution(text: str, rules: Rules) -> str | None:
+    """The outlet of a last block that is nothing but an attribution phrase and its X."""
+    match = _ATTRIBUTION_PHRASE.match(text)
+    if match is None:
+        return None
+    rest = text[match.end() :]
+    name = _outlet_after(rest, rules)
+    if name is None or rest[len(name) :].strip() not in ("", "."):
+        return None
+    return name
+
+
+def _outlet_after(text: str, rules: Rules) -> str | None:
+    """X in 'Dilansir X': a host name, else a configured outlet, else 1–4 capitalized words."""
+    if match := _HOST.match(text):
+        return match[0]
+    for name in rules.outlet_names:
+        head = text[: len(name)]
+        if fold(head) == fold(name) and not text[len(name) : len(name) + 1].isalnum():
+            return head
+    match = _CAPITALIZED_RUN.match(text)
+    if match is None:
+        return None
+    words: list[str] = []
+    for word in match[0].split():
+        if not word[0].isupper():
+            break
+        words.append(word)
+    name = " ".join(words).rstrip(".")
+    return name or None
+
+
+def _attribute(name: str, rules: Rules, url: str | None = None) -> Attribution:
+    outlet = rules.outlets.get(fold(name))
+    is_host = _HOST.fullmatch(name) is not None
+    if outlet is None and is_host:
+        outlet = rules.outlets.get(_bare_host(name.lower()))
+    if outlet is not None:
+        return Attribution(name=name, url=url or outlet.url, feed_url=outlet.feed)
+    if url is None and is_host:
+        url = f"https://{name.lower()}/"
+    return Attribution(name=name, url=url)
+
+
+def _bare_host(host: str) -> str:
+    return host.removeprefix("www.")

@@ -1,0 +1,326 @@
+"""The state (SQLite, WAL): files seen, entries with first-seen/updated times, outputs written.
+
+The one module that speaks SQL, so that another backend can follow. Times
+are whole seconds since the epoch (UTC); entries keep their rendered data
+as JSON so that a rebuild needs neither the article files nor the network.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from feeds.errors import StoreError
+from feeds.model import (
+    Attribution,
+    Dateline,
+    Diagnostic,
+    Entry,
+    Section,
+    Tag,
+    UpstreamFeed,
+)
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS files (
+    path TEXT PRIMARY KEY,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    inode INTEGER NOT NULL,
+    key TEXT,
+    diagnostics TEXT NOT NULL DEFAULT '[]'
+);
+CREATE TABLE IF NOT EXISTS entries (
+    key TEXT PRIMARY KEY,
+    origin TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    first_seen INTEGER NOT NULL,
+    published INTEGER NOT NULL,
+    updated INTEGER NOT NULL,
+    live INTEGER NOT NULL,
+    section TEXT NOT NULL,
+    section_name TEXT NOT NULL,
+    tags TEXT NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS entries_by_time ON entries (live, published DESC, key);
+CREATE INDEX IF NOT EXISTS entries_by_published ON entries (published);
+CREATE INDEX IF NOT EXISTS entries_by_section ON entries (section, live, published DESC, key);
+CREATE TABLE IF NOT EXISTS entry_tags (
+    tag TEXT NOT NULL,
+    tag_name TEXT NOT NULL,
+    key TEXT NOT NULL,
+    published INTEGER NOT NULL,
+    PRIMARY KEY (tag, key)
+);
+CREATE INDEX IF NOT EXISTS entry_tags_by_time ON entry_tags (tag, published DESC, key);
+CREATE INDEX IF NOT EXISTS entry_tags_by_key ON entry_tags (key);
+CREATE TABLE IF NOT EXISTS outputs (path TEXT PRIMARY KEY, feed TEXT NOT NULL);
+"""
+
+
+def to_epoch(moment: datetime) -> int:
+    return int(moment.timestamp())
+
+
+def from_epoch(seconds: int) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class FileRecord:
+    path: str
+    size: int
+    mtime_ns: int
+    inode: int
+    key: str | None
+    diagnostics: tuple[Diagnostic, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class EntryRecord:
+    """What the state remembers of an entry between builds."""
+
+    key: str
+    origin: str
+    hash: str
+    first_seen: int
+    published: int
+    updated: int
+    live: bool
+    section: str
+    tags: tuple[str, ...]
+
+
+class Store:
+    """One open state database; `with store.transaction():` groups a build's writes."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(path, isolation_level=None, timeout=30)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            version = self.db.execute("PRAGMA user_version").fetchone()[0]
+            if version not in (0, SCHEMA_VERSION):
+                raise StoreError(str(path), f"unknown state schema version {version}")
+            self.db.executescript(_SCHEMA)
+            self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(str(path), f"cannot open the state database: {exc}") from exc
+
+    def close(self) -> None:
+        self.db.close()
+
+    def begin(self) -> None:
+        self.db.execute("BEGIN IMMEDIATE")
+
+    def commit(self) -> None:
+        self.db.execute("COMMIT")
+
+    def rollback(self) -> None:
+        if self.db.in_transaction:
+            self.db.execute("ROLLBACK")
+
+    # --- meta ----------------------------------------------------------------------
+
+    def get_meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.db.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+    # --- files -----------------------------------------------------------------------
+
+    def files(self) -> dict[str, FileRecord]:
+        rows = self.db.execute(
+            "SELECT path, size, mtime_ns, inode, key, diagnostics FROM files"
+        ).fetchall()
+        return {row[0]: _file_record(row) for row in rows}
+
+    def put_file(self, record: FileRecord) -> None:
+        diagnostics = json.dumps([[d.level, d.where, d.message] for d in record.diagnostics])
+        self.db.execute(
+            "INSERT OR REPLACE INTO files (path, size, mtime_ns, inode, key, diagnostics) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (record.path, record.size, record.mtime_ns, record.inode, record.key, diagnostics),
+        )
+
+    def delete_file(self, path: str) -> None:
+        self.db.execute("DELETE FROM files WHERE path = ?", (path,))
+
+    # --- entries ---------------------------------------------------------------------
+
+    def entry_record(self, key: str) -> EntryRecord | None:
+        row = self.db.execute(
+            "SELECT key, origin, hash, first_seen, published, updated, live, section, tags "
+            "FROM entries WHERE key = ?",
+            (key,),
+        ).fetchone()
+        if row is None:
+            return None
+        return EntryRecord(
+            key=row[0], origin=row[1], hash=row[2], first_seen=row[3], published=row[4],
+            updated=row[5], live=bool(row[6]), section=row[7], tags=tuple(json.loads(row[8])),
+        )
+
+    def put_entry(self, entry: Entry, *, origin: str, hash: str, first_seen: int, live: bool) -> None:
+        published = to_epoch(entry.published)
+        self.db.execute(
+            "INSERT OR REPLACE INTO entries (key, origin, hash, first_seen, published, updated, "
+            "live, section, section_name, tags, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                entry.key, origin, hash, first_seen, published, to_epoch(entry.updated),
+                int(live), entry.section.slug, entry.section.name,
+                json.dumps([t.slug for t in entry.tags]), entry_to_json(entry),
+            ),
+        )
+        self.db.execute("DELETE FROM entry_tags WHERE key = ?", (entry.key,))
+        self.db.executemany(
+            "INSERT INTO entry_tags (tag, tag_name, key, published) VALUES (?, ?, ?, ?)",
+            [(t.slug, t.name, entry.key, published) for t in entry.tags],
+        )
+
+    def published_at(self, second: int) -> bool:
+        """Whether some entry is already published at exactly this second."""
+        row = self.db.execute("SELECT 1 FROM entries WHERE published = ? LIMIT 1", (second,))
+        return row.fetchone() is not None
+
+    def set_live(self, key: str, live: bool) -> None:
+        self.db.execute("UPDATE entries SET live = ? WHERE key = ?", (int(live), key))
+
+    def latest(self, feed: str, now: datetime, limit: int) -> list[Entry]:
+        """The newest `limit` published entries of one feed ('all', 'section:S', 'tag:T')."""
+        kind, _, name = feed.partition(":")
+        cutoff = to_epoch(now)
+        if kind == "all":
+            sql = (
+                "SELECT data FROM entries WHERE live = 1 AND published <= ? "
+                "ORDER BY published DESC, key LIMIT ?"
+            )
+            args: tuple[Any, ...] = (cutoff, limit)
+        elif kind == "section":
+            sql = (
+                "SELECT data FROM entries WHERE section = ? AND live = 1 AND published <= ? "
+                "ORDER BY published DESC, key LIMIT ?"
+            )
+            args = (name, cutoff, limit)
+        else:
+            sql = (
+                "SELECT e.data FROM entry_tags t JOIN entries e ON e.key = t.key "
+                "WHERE t.tag = ? AND e.live = 1 AND e.published <= ? "
+                "ORDER BY t.published DESC, t.key LIMIT ?"
+            )
+            args = (name, cutoff, limit)
+        return [entry_from_json(row[0]) for row in self.db.execute(sql, args)]
+
+    def live_entries(self, now: datetime) -> Iterator[Entry]:
+        """Every published entry, streamed (for a full re-render of the pages)."""
+        cursor = self.db.execute(
+            "SELECT data FROM entries WHERE live = 1 AND published <= ? ORDER BY key",
+            (to_epoch(now),),
+        )
+        for row in cursor:
+            yield entry_from_json(row[0])
+
+    def due_between(self, start: datetime, end: datetime) -> list[Entry]:
+        """Live entries whose publication time fell in (start, end]: held back until now."""
+        rows = self.db.execute(
+            "SELECT data FROM entries WHERE live = 1 AND published > ? AND published <= ?",
+            (to_epoch(start), to_epoch(end)),
+        )
+        return [entry_from_json(row[0]) for row in rows]
+
+    def next_due(self, now: datetime) -> datetime | None:
+        row = self.db.execute(
+            "SELECT MIN(published) FROM entries WHERE live = 1 AND published > ?",
+            (to_epoch(now),),
+        ).fetchone()
+        return None if row[0] is None else from_epoch(row[0])
+
+    def sections(self, now: datetime) -> dict[str, str]:
+        """Slug → name of every section with a published entry."""
+        rows = self.db.execute(
+            "SELECT section, MIN(section_name) FROM entries WHERE live = 1 AND published <= ? "
+            "GROUP BY section",
+            (to_epoch(now),),
+        )
+        return {row[0]: row[1] for row in rows}
+
+    def tags(self, now: datetime) -> dict[str, str]:
+        """Slug → name of every tag with a published entry."""
+        rows = self.db.execute(
+            "SELECT t.tag, MIN(t.tag_name) FROM entry_tags t JOIN entries e ON e.key = t.key "
+            "WHERE e.live = 1 AND e.published <= ? GROUP BY t.tag",
+            (to_epoch(now),),
+        )
+        return {row[0]: row[1] for row in rows}
+
+    def count(self, now: datetime) -> int:
+        row = self.db.execute(
+            "SELECT COUNT(*) FROM entries WHERE live = 1 AND published <= ?", (to_epoch(now),)
+        ).fetchone()
+        return int(row[0])
+
+    # --- outputs ---------------------------------------------------------------------
+
+    def outputs(self) -> dict[str, str]:
+        return dict(self.db.execute("SELECT path, feed FROM outputs").fetchall())
+
+    def put_outputs(self, rows: Iterable[tuple[str, str]]) -> None:
+        self.db.executemany("INSERT OR REPLACE INTO outputs (path, feed) VALUES (?, ?)", rows)
+
+    def delete_outputs(self, paths: Iterable[str]) -> None:
+        self.db.executemany("DELETE FROM outputs WHERE path = ?", [(p,) for p in paths])
+
+
+def _file_record(row: tuple[Any, ...]) -> FileRecord:
+    diagnostics = tuple(Diagnostic(*item) for item in json.loads(row[5]))
+    return FileRecord(row[0], row[1], row[2], row[3], row[4], diagnostics)
+
+
+# --- Entry <-> JSON ----------------------------------------------------------------------
+
+
+def entry_to_json(entry: Entry) -> str:
+    data = asdict(entry)
+    data["published"] = to_epoch(entry.published)
+    data["updated"] = to_epoch(entry.updated)
+    if entry.upstream is not None and entry.upstream.updated is not None:
+        data["upstream"]["updated"] = to_epoch(entry.upstream.updated)
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
+def entry_from_json(text: str) -> Entry:
+    data = json.loads(text)
+    upstream = data.pop("upstream")
+    if upstream is not None and upstream["updated"] is not None:
+        upstream["updated"] = from_epoch(upstream["updated"])
+    return Entry(
+        **{
+            **data,
+            "section": Section(**data["section"]),
+            "published": from_epoch(data["published"]),
+            "updated": from_epoch(data["updated"]),
+            "authors": tuple(data["authors"]),
+            "tags": tuple(Tag(**t) for t in data["tags"]),
+            "attribution": None if data["attribution"] is None else Attribution(**data["attribution"]),
+            "dateline": None if data["dateline"] is None else Dateline(**data["dateline"]),
+            "upstream": None if upstream is None else UpstreamFeed(**upstream),
+        }
+    )

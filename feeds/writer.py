@@ -1,0 +1,145 @@
+"""Atomic, durable, world-readable writes of the output files whose bytes changed.
+
+Files are staged as hidden temp files in their own folder, made durable
+(fsync each, or one `os.sync()` for a large batch: measured in
+docs/performance.md), then renamed into place with `os.replace`, and the
+folders are fsynced. A reader sees the old file or the new one, never a
+part; a crash before `commit` leaves only temp files, swept next time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+
+FILE_MODE = 0o644
+DIR_MODE = 0o755
+TEMP_SUFFIX = ".feeds-tmp"
+# Above this many staged files, one os.sync() is cheaper than an fsync per file.
+SYNC_BATCH = 64
+
+
+class Output:
+    """Stages changed files under `root`; nothing is visible until `commit()`."""
+
+    def __init__(self, root: Path, *, durable: bool = True) -> None:
+        self.root = root
+        self.durable = durable
+        self._staged: list[tuple[str, Path]] = []  # (final relative path, temp file)
+        self._removals: list[str] = []
+        self._swept: set[Path] = set()
+
+    def target(self, relative: str) -> Path:
+        path = (self.root / relative).resolve()
+        if not path.is_relative_to(self.root.resolve()):
+            raise ValueError(f"refusing to write outside the output folder: {relative!r}")
+        return path
+
+    def put(self, relative: str, data: bytes) -> bool:
+        """Stage `data` for `relative`; False (and nothing staged) when the file already holds it."""
+        path = self.target(relative)
+        if _holds(path, data):
+            return False
+        folder = path.parent
+        self._make_folder(folder)
+        fd, temp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                os.fchmod(handle.fileno(), FILE_MODE)  # mkstemp makes 0600; servers run as others
+                if self.durable and len(self._staged) < SYNC_BATCH:
+                    handle.flush()
+                    os.fsync(handle.fileno())
+        except BaseException:
+            Path(temp).unlink(missing_ok=True)
+            raise
+        self._staged.append((relative, Path(temp)))
+        return True
+
+    def remove(self, relative: str) -> bool:
+        path = self.target(relative)
+        if not path.exists():
+            return False
+        self._removals.append(relative)
+        return True
+
+    @property
+    def pending(self) -> list[str]:
+        return [rel for rel, _ in self._staged] + self._removals
+
+    def commit(self) -> list[str]:
+        """Make every staged file visible, durably; returns the paths changed."""
+        if self.durable and len(self._staged) > SYNC_BATCH:
+            os.sync()  # one flush for the batch instead of thousands of fsyncs
+        folders: set[Path] = set()
+        for relative, temp in self._staged:
+            final = self.target(relative)
+            os.replace(temp, final)
+            folders.add(final.parent)
+        for relative in self._removals:
+            final = self.target(relative)
+            with contextlib.suppress(FileNotFoundError):
+                final.unlink()
+            folders.add(final.parent)
+            _remove_empty_folders(final.parent, self.root)
+        if self.durable:
+            for folder in folders:
+                _fsync_folder(folder)
+        changed = self.pending
+        self._staged.clear()
+        self._removals.clear()
+        return changed
+
+    def discard(self) -> None:
+        for _, temp in self._staged:
+            temp.unlink(missing_ok=True)
+        self._staged.clear()
+        self._removals.clear()
+
+    def _make_folder(self, folder: Path) -> None:
+        if folder not in self._swept:
+            if not folder.is_dir():
+                missing = [p for p in (folder, *folder.parents) if not p.exists()]
+                folder.mkdir(parents=True, exist_ok=True)
+                for created in missing:
+                    os.chmod(created, DIR_MODE)  # noqa: PTH101 (umask must not narrow it)
+            else:
+                _sweep(folder)
+            self._swept.add(folder)
+
+
+def _holds(path: Path, data: bytes) -> bool:
+    try:
+        if path.stat().st_size != len(data):
+            return False
+        return path.read_bytes() == data
+    except FileNotFoundError:
+        return False
+
+
+def _sweep(folder: Path) -> None:
+    """Remove temp files a crashed build left behind (the writer lock makes them ours)."""
+    with os.scandir(folder) as items:
+        for item in items:
+            if item.name.startswith(".") and item.name.endswith(TEMP_SUFFIX):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(item.path)  # noqa: PTH108
+
+
+def _fsync_folder(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _remove_empty_folders(folder: Path, root: Path) -> None:
+    while folder != root and folder.is_relative_to(root):
+        try:
+            folder.rmdir()
+        except OSError:
+            return
+        folder = folder.parent
