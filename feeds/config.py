@@ -1,4 +1,4 @@
-"""`config/feeds.toml` (tomllib) → a typed, validated `Config`; every error names the file and key."""
+"""`config/feeds.toml` (tomllib) → a typed, validated `Config`; errors name the file and key."""
 
 from __future__ import annotations
 
@@ -307,6 +307,8 @@ class _Reader:
             name = self.get(item, key, "name", str, check=_check_nonempty).strip()
             slug = self.get(item, key, "slug", str, slugify(name), _check_slug)
             aliases = self.strings(item, key, "aliases")
+            if any(s.slug == slug for s in sections):
+                raise self.fail(f"{key}.slug", f"{slug!r} is used by two sections")
             for label in (name, slug, *aliases):
                 folded = fold(label)
                 if folded in seen and seen[folded] != slug:

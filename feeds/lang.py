@@ -14,49 +14,54 @@ from collections.abc import Iterable
 
 _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?")
 
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
 # The commonest function words of each language (no proper nouns, no content words).
 _STOPWORDS: dict[str, frozenset[str]] = {
-    "id": frozenset(
+    "id": _words(
         "yang dan di ke dari ini itu dengan untuk pada dalam tidak akan juga adalah oleh "
         "karena sebagai atau telah sudah bisa dapat ada lebih para kami kita mereka saat "
         "secara bahwa agar hingga serta namun tetapi masih setelah sebelum menjadi sejumlah "
         "bagi antara tersebut kata ujar menurut beberapa banyak tahun hari sangat harus "
         "nya dia ia pun lagi belum jika kalau maka sehingga yaitu yakni seperti sebuah "
-        "satu dua tiga baru kini selama sejak tentang terhadap melalui tanpa bersama".split()
+        "satu dua tiga baru kini selama sejak tentang terhadap melalui tanpa bersama"
     ),
-    "ms": frozenset(
+    "ms": _words(
         "yang dan di ke dari ini itu dengan untuk pada dalam tidak akan juga adalah oleh "
         "kerana sebagai atau telah sudah boleh dapat ada lebih kami kita mereka ketika "
         "bahawa agar hingga serta namun tetapi masih selepas sebelum menjadi bagi antara "
         "tersebut kata menurut beberapa banyak tahun hari sangat perlu dia ia pun lagi "
-        "belum jika kalau maka sehingga iaitu seperti sebuah baharu kini sejak tentang".split()
+        "belum jika kalau maka sehingga iaitu seperti sebuah baharu kini sejak tentang"
     ),
-    "en": frozenset(
+    "en": _words(
         "the of and to in a is that for on with as was by at from it be this are an or "
         "have has had not but which their they his her its were been will would can could "
         "after before more than also who when where while into about over said says "
         "there these those other some such only most many new one two three our we you "
-        "he she them then what all during between under because through".split()
+        "he she them then what all during between under because through"
     ),
-    "nl": frozenset(
+    "nl": _words(
         "de het een en van in is dat op te zijn voor met niet aan er die als ook door "
-        "bij maar om nog wel naar uit tot over dan hij zij wordt werd worden".split()
+        "bij maar om nog wel naar uit tot over dan hij zij wordt werd worden"
     ),
-    "de": frozenset(
+    "de": _words(
         "der die das und ist nicht ein eine zu den mit von dem des im auf sich für es "
-        "auch als wird werden wurde bei nach aus oder aber noch wie über nur".split()
+        "auch als wird werden wurde bei nach aus oder aber noch wie über nur"
     ),
-    "fr": frozenset(
+    "fr": _words(
         "le la les de des du et est un une en dans pour que qui pas sur au aux avec ce "
-        "ces il elle sont par plus ont été mais ou son sa ses leur comme".split()
+        "ces il elle sont par plus ont été mais ou son sa ses leur comme"
     ),
-    "es": frozenset(
+    "es": _words(
         "el la los las de del y en que es un una por con para no se su sus al lo como "
-        "más pero fue han ha este esta sobre entre también".split()
+        "más pero fue han ha este esta sobre entre también"
     ),
-    "pt": frozenset(
+    "pt": _words(
         "o a os as de do da dos das e em que é um uma por com para não se seu sua ao "
-        "como mais mas foi são tem está sobre entre também".split()
+        "como mais mas foi são tem está sobre entre também"
     ),
 }
 

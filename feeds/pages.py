@@ -171,4 +171,5 @@ def opml(site: PageSite, feeds: Sequence[FeedInfo]) -> bytes:
             xmlUrl=feed.url("rss.xml"), htmlUrl=feed.home, language=feed.language,
         )
     ET.indent(root)
-    return ET.tostring(root, encoding="UTF-8", xml_declaration=True) + b"\n"
+    document: bytes = ET.tostring(root, encoding="UTF-8", xml_declaration=True)
+    return document + b"\n"

@@ -18,7 +18,7 @@ from feeds import __version__, builder, entries, jsonfeed, pages
 from feeds.builder import FeedInfo
 from feeds.config import Config
 from feeds.errors import ArticleError
-from feeds.model import Diagnostic, Entry, FeedFormat
+from feeds.model import Article, Diagnostic, Entry, FeedFormat
 from feeds.sources import article as article_reader
 from feeds.sources import seeds
 from feeds.store import EntryRecord, FileRecord, Store, from_epoch, to_epoch
@@ -280,7 +280,7 @@ class _Run:
     def _still_owns(self, path: str, key: str) -> bool:
         return self.file_keys.get(path) == key
 
-    def _publish(self, article: article_reader.Article, seed: seeds.SeedFile) -> None:
+    def _publish(self, article: Article, seed: seeds.SeedFile) -> None:
         previous = self.store.entry_record(article.key)
         digest = entries.content_hash(article)
         first_seen = seed.mtime_ns // 10**9

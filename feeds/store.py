@@ -179,7 +179,9 @@ class Store:
             updated=row[5], live=bool(row[6]), section=row[7], tags=tuple(json.loads(row[8])),
         )
 
-    def put_entry(self, entry: Entry, *, origin: str, hash: str, first_seen: int, live: bool) -> None:
+    def put_entry(
+        self, entry: Entry, *, origin: str, hash: str, first_seen: int, live: bool
+    ) -> None:
         published = to_epoch(entry.published)
         self.db.execute(
             "INSERT OR REPLACE INTO entries (key, origin, hash, first_seen, published, updated, "
@@ -309,6 +311,7 @@ def entry_to_json(entry: Entry) -> str:
 def entry_from_json(text: str) -> Entry:
     data = json.loads(text)
     upstream = data.pop("upstream")
+    attribution = data["attribution"]
     if upstream is not None and upstream["updated"] is not None:
         upstream["updated"] = from_epoch(upstream["updated"])
     return Entry(
@@ -319,7 +322,7 @@ def entry_from_json(text: str) -> Entry:
             "updated": from_epoch(data["updated"]),
             "authors": tuple(data["authors"]),
             "tags": tuple(Tag(**t) for t in data["tags"]),
-            "attribution": None if data["attribution"] is None else Attribution(**data["attribution"]),
+            "attribution": None if attribution is None else Attribution(**attribution),
             "dateline": None if data["dateline"] is None else Dateline(**data["dateline"]),
             "upstream": None if upstream is None else UpstreamFeed(**upstream),
         }

@@ -1,4 +1,4 @@
-"""Text rules shared by every stage: slugs, accent-folding, XML-safe characters, word-boundary cuts."""
+"""Text rules shared by every stage: slugs, accent folding, XML-safe characters, word cuts."""
 
 from __future__ import annotations
 

@@ -25,7 +25,7 @@ class Output:
     """Stages changed files under `root`; nothing is visible until `commit()`."""
 
     def __init__(self, root: Path, *, durable: bool = True) -> None:
-        self.root = root
+        self.root = root.resolve()
         self.durable = durable
         self._staged: list[tuple[str, Path]] = []  # (final relative path, temp file)
         self._removals: list[str] = []
@@ -38,7 +38,7 @@ class Output:
         return path
 
     def put(self, relative: str, data: bytes) -> bool:
-        """Stage `data` for `relative`; False (and nothing staged) when the file already holds it."""
+        """Stage `data` for `relative`; False (nothing staged) when the file already holds it."""
         path = self.target(relative)
         if _holds(path, data):
             return False
@@ -76,7 +76,7 @@ class Output:
         folders: set[Path] = set()
         for relative, temp in self._staged:
             final = self.target(relative)
-            os.replace(temp, final)
+            temp.replace(final)
             folders.add(final.parent)
         for relative in self._removals:
             final = self.target(relative)
@@ -86,6 +86,8 @@ class Output:
             _remove_empty_folders(final.parent, self.root)
         if self.durable:
             for folder in folders:
+                while not folder.is_dir():  # emptied and removed: its parent recorded that
+                    folder = folder.parent
                 _fsync_folder(folder)
         changed = self.pending
         self._staged.clear()

@@ -373,6 +373,7 @@ def _attribution(
         name = _closing_attribution(last.text, rules)
         if name is not None:
             closing = (name, len(blocks) - 1)
+    attribution: Attribution | None
     if "source" in fields:
         attribution = _attribute(fields["source"], rules, fields.get("source_url"))
     else:

@@ -1,0 +1,46 @@
+# `make run` and `make test` are the two commands of README.md; both set up .venv first.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
+
+.PHONY: run test lint typecheck unit bench judge clean
+
+$(VENV)/.runtime: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -e .
+	touch $@
+
+$(VENV)/.dev: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -e '.[dev]'
+	touch $(VENV)/.runtime $@
+
+## Build the bundled seeds/ and config/ into output/ and say where the feeds are.
+run: $(VENV)/.runtime
+	$(BIN)/feeds build
+
+## Lint, type-check and run the whole test suite (what .ci/run runs).
+test: lint typecheck unit
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check feeds tests bench
+
+typecheck: $(VENV)/.dev
+	$(BIN)/mypy feeds
+
+# pytest exits 5 when it collected no test: that is a failure here.
+unit: $(VENV)/.dev
+	$(BIN)/python -m pytest --cov --cov-report=term $(PYTEST_ARGS); rc=$$?; \
+	  if [ $$rc -eq 5 ]; then echo "pytest ran no test"; exit 1; fi; exit $$rc
+
+## The archive-scale benchmark (not part of the test suite).
+bench: $(VENV)/.runtime
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+## Judge the feeds built from seeds/ plus ../shared/samples with ../shared/judge.
+judge: $(VENV)/.runtime
+	scripts/judge.sh
+
+clean:
+	rm -rf $(VENV) state output/*/ output/*.xml output/*.json output/*.html output/*.opml

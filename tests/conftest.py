@@ -1,0 +1,48 @@
+"""Shared fixtures: the real config's rules, a project copy to build in, Hypothesis profiles."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+from feeds import config
+from feeds.sources.article import Rules
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+SHARED = ROOT.parent / "shared"
+SEED_MTIME = 1_768_467_600  # 2026-01-15T09:00:00Z
+
+# CI runs more examples, derandomized so that a failure reproduces on the next run.
+settings.register_profile(
+    "ci", max_examples=400, derandomize=True, deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile("dev", max_examples=100, deadline=None)
+settings.load_profile("ci" if os.environ.get("CI") else os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+
+@pytest.fixture(scope="session")
+def real_config() -> config.Config:
+    cfg, _ = config.load(ROOT / "config" / "feeds.toml")
+    return cfg
+
+
+@pytest.fixture(scope="session")
+def rules(real_config: config.Config) -> Rules:
+    return Rules.from_config(real_config)
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A throwaway copy of the project's config and seeds, to build into."""
+    (tmp_path / "config").mkdir()
+    shutil.copy(ROOT / "config" / "feeds.toml", tmp_path / "config" / "feeds.toml")
+    shutil.copytree(ROOT / "seeds", tmp_path / "seeds")
+    for seed in (tmp_path / "seeds").rglob("*.txt"):
+        os.utime(seed, (SEED_MTIME, SEED_MTIME))  # a checkout's mtimes are whenever it was made
+    return tmp_path

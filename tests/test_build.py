@@ -1,0 +1,265 @@
+"""The whole build: stable ids and times, byte-identical rebuilds, unpublishing, errors."""
+
+from __future__ import annotations
+
+import os
+import stat
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import feedparser
+
+from feeds import config, publish
+from feeds.store import Store
+from feeds.writer import Output
+
+NOW = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
+SEED = "000_4cab66b14d71472d"
+
+
+def build(project: Path, now: datetime = NOW, **kwargs: object) -> publish.BuildResult:
+    cfg, _ = config.load(project / "config" / "feeds.toml")
+    store = Store(cfg.paths.state)
+    try:
+        return publish.build(cfg, store, now, output=Output(cfg.paths.output), **kwargs)  # type: ignore[arg-type]
+    finally:
+        store.close()
+
+
+def snapshot(folder: Path) -> dict[str, tuple[bytes, int]]:
+    return {
+        p.relative_to(folder).as_posix(): (p.read_bytes(), p.stat().st_mtime_ns)
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+WRITTEN = datetime(2026, 2, 10, 12, 0, tzinfo=UTC)
+
+
+def write_article(project: Path, name: str, text: str, mtime: datetime = WRITTEN) -> Path:
+    path = project / "seeds" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    os.utime(path, (mtime.timestamp(), mtime.timestamp()))
+    return path
+
+
+def entry_of(feed_path: Path, key: str) -> feedparser.FeedParserDict:
+    parsed = feedparser.parse(feed_path.read_bytes())
+    matches = [e for e in parsed.entries if e.id.endswith(":" + key)]
+    assert len(matches) == 1, [e.id for e in parsed.entries]
+    return matches[0]
+
+
+ARTICLE = "Kampus\nJudul Awal Artikel\n\nSemarang (usmnews) – Paragraf pembuka artikel ini.\n"
+
+
+def test_layout_of_output(project: Path) -> None:
+    result = build(project)
+    out = project / "output"
+    assert result.errors == 0
+    for name in ("index.html", "feeds.opml", "rss.xml", "atom.xml", "feed.json"):
+        assert (out / name).is_file(), name
+    for slug in ("international", "nasional", "kampus", "ekonomi", "olahraga", "teknologi"):
+        for name in ("rss.xml", "atom.xml", "feed.json", "index.html"):
+            assert (out / slug / name).is_file(), f"{slug}/{name}"
+    assert (out / "articles" / f"{SEED}.html").is_file()
+    assert not (project / "output" / "state").exists()
+    assert (project / "state" / "feeds.sqlite").is_file()
+
+
+def test_files_are_world_readable(project: Path) -> None:
+    build(project)
+    for path in (project / "output").rglob("*"):
+        mode = stat.S_IMODE(path.stat().st_mode)
+        assert mode == (0o755 if path.is_dir() else 0o644), (path, oct(mode))
+        assert not path.name.endswith(".feeds-tmp")
+
+
+def test_building_twice_rewrites_nothing_and_is_byte_identical(project: Path) -> None:
+    build(project)
+    before = snapshot(project / "output")
+    result = build(project, NOW + timedelta(minutes=5))
+    assert result.changed == []
+    assert snapshot(project / "output") == before
+
+
+def test_same_input_gives_same_bytes_in_another_folder(project: Path, tmp_path: Path) -> None:
+    build(project)
+    other = tmp_path / "copy"
+    other.mkdir()
+    (other / "config").mkdir()
+    (other / "config" / "feeds.toml").write_bytes((project / "config" / "feeds.toml").read_bytes())
+    (other / "seeds").mkdir()
+    for seed in (project / "seeds").iterdir():
+        target = other / "seeds" / seed.name
+        target.write_bytes(seed.read_bytes())
+        os.utime(target, ns=(seed.stat().st_atime_ns, seed.stat().st_mtime_ns))
+    build(other)
+    assert {k: v[0] for k, v in snapshot(project / "output").items()} == {
+        k: v[0] for k, v in snapshot(other / "output").items()
+    }
+
+
+def test_editing_title_keeps_id_and_published_and_moves_updated(project: Path) -> None:
+    written = datetime(2026, 2, 1, 9, 0, tzinfo=UTC)
+    write_article(project, "kampus-1.txt", ARTICLE, written)
+    build(project)
+    first = entry_of(project / "output" / "atom.xml", "kampus-1")
+    write_article(project, "kampus-1.txt", ARTICLE.replace("Judul Awal", "Judul Baru"),
+                  written + timedelta(days=3))
+    later = NOW + timedelta(hours=1)
+    build(project, later)
+    second = entry_of(project / "output" / "atom.xml", "kampus-1")
+    assert second.id == first.id
+    assert second.title == "Judul Baru Artikel"
+    assert second.published == first.published == "2026-02-01T09:00:00+00:00"
+    assert second.updated == later.isoformat()
+    assert first.updated == first.published
+
+
+def test_moving_to_another_section_keeps_id_and_moves_feeds(project: Path) -> None:
+    write_article(project, "pindah.txt", ARTICLE, datetime(2026, 2, 1, tzinfo=UTC))
+    build(project)
+    first = entry_of(project / "output" / "kampus" / "atom.xml", "pindah")
+    write_article(project, "pindah.txt", ARTICLE.replace("Kampus\n", "Ekonomi\n"))
+    build(project, NOW + timedelta(hours=1))
+    moved = entry_of(project / "output" / "ekonomi" / "atom.xml", "pindah")
+    assert moved.id == first.id and moved.published == first.published
+    assert moved.updated > first.updated
+    kampus = feedparser.parse((project / "output" / "kampus" / "atom.xml").read_bytes())
+    assert all(not e.id.endswith(":pindah") for e in kampus.entries)
+
+
+def test_touching_a_file_changes_nothing(project: Path) -> None:
+    build(project)
+    before = snapshot(project / "output")
+    seed = project / "seeds" / f"{SEED}.txt"
+    os.utime(seed, (1_900_000_000, 1_900_000_000))
+    assert build(project, NOW + timedelta(hours=2)).changed == []
+    assert snapshot(project / "output") == before
+
+
+def test_new_base_url_keeps_ids(project: Path) -> None:
+    build(project)
+    first = entry_of(project / "output" / "atom.xml", SEED)
+    toml = project / "config" / "feeds.toml"
+    toml.write_text(toml.read_text().replace("https://usmnews.example/", "https://news.example.org/"))
+    build(project, NOW + timedelta(hours=1))
+    second = entry_of(project / "output" / "atom.xml", SEED)
+    assert second.id == first.id
+    assert second.link.startswith("https://news.example.org/articles/")
+    assert second.published == first.published and second.updated == first.updated
+
+
+def test_deleted_article_leaves_every_feed_and_its_page(project: Path) -> None:
+    path = write_article(project, "hapus.txt", ARTICLE + "Tags di badan.\n")
+    build(project)
+    assert (project / "output" / "articles" / "hapus.html").exists()
+    path.unlink()
+    build(project, NOW + timedelta(hours=1))
+    assert not (project / "output" / "articles" / "hapus.html").exists()
+    for feed in (project / "output").rglob("*.xml"):
+        assert b":hapus<" not in feed.read_bytes(), feed
+
+
+def test_draft_is_unpublished_and_undraft_keeps_published_time(project: Path) -> None:
+    write_article(project, "draf.txt", ARTICLE, datetime(2026, 2, 2, tzinfo=UTC))
+    build(project)
+    first = entry_of(project / "output" / "atom.xml", "draf")
+    write_article(project, "draf.txt", "---\ndraft: true\n---\n" + ARTICLE)
+    build(project, NOW + timedelta(hours=1))
+    assert b":draf<" not in (project / "output" / "atom.xml").read_bytes()
+    assert not (project / "output" / "articles" / "draf.html").exists()
+    write_article(project, "draf.txt", ARTICLE)
+    build(project, NOW + timedelta(hours=2))
+    assert entry_of(project / "output" / "atom.xml", "draf").published == first.published
+
+
+def test_future_article_is_held_back_until_due(project: Path) -> None:
+    due = NOW + timedelta(days=1)
+    write_article(project, "nanti.txt", f"---\ndate: {due.isoformat()}\n---\n" + ARTICLE)
+    result = build(project)
+    assert result.next_due == due
+    assert b":nanti<" not in (project / "output" / "atom.xml").read_bytes()
+    assert not (project / "output" / "articles" / "nanti.html").exists()
+    build(project, due + timedelta(minutes=1))
+    assert entry_of(project / "output" / "atom.xml", "nanti").published == due.isoformat()
+    assert (project / "output" / "articles" / "nanti.html").exists()
+
+
+def test_broken_article_is_reported_and_the_rest_publishes(project: Path) -> None:
+    write_article(project, "kosong.txt", "")
+    write_article(project, "baik.txt", ARTICLE)
+    result = build(project)
+    errors = [str(d) for d in result.diagnostics if d.level == "error"]
+    assert errors == ["error: seeds/kosong.txt: empty file"]
+    assert (project / "output" / "articles" / "baik.html").exists()
+    # Still broken and unchanged: reported again without being re-read.
+    again = build(project, NOW + timedelta(hours=1))
+    assert [str(d) for d in again.diagnostics if d.level == "error"] == errors
+    assert again.articles_read == 0
+
+
+def test_broken_edit_keeps_the_last_good_version_published(project: Path) -> None:
+    write_article(project, "rusak.txt", ARTICLE)
+    build(project)
+    write_article(project, "rusak.txt", "---\ntags: [a\n---\n" + ARTICLE)
+    result = build(project, NOW + timedelta(hours=1))
+    assert result.errors == 1
+    assert entry_of(project / "output" / "atom.xml", "rusak").title == "Judul Awal Artikel"
+
+
+def test_same_file_name_in_two_folders_is_an_error_naming_both(project: Path) -> None:
+    write_article(project, "a/sama.txt", ARTICLE, datetime(2026, 2, 1, tzinfo=UTC))
+    write_article(project, "b/sama.txt", ARTICLE.replace("Awal", "Kedua"),
+                  datetime(2026, 2, 2, tzinfo=UTC))
+    result = build(project)
+    errors = [d for d in result.diagnostics if d.level == "error"]
+    assert len(errors) == 1
+    assert errors[0].where == "seeds/b/sama.txt" and "seeds/a/sama.txt" in errors[0].message
+    assert entry_of(project / "output" / "atom.xml", "sama").title == "Judul Awal Artikel"
+
+
+def test_tags_get_their_own_feeds_and_vanish_with_their_last_entry(project: Path) -> None:
+    path = write_article(project, "bertag.txt", "---\ntags: [Wisuda Raya, kampus]\n---\n" + ARTICLE)
+    build(project)
+    tag_feed = project / "output" / "tags" / "wisuda-raya" / "atom.xml"
+    assert entry_of(tag_feed, "bertag").title == "Judul Awal Artikel"
+    assert feedparser.parse(tag_feed.read_bytes()).feed.title == "USM News — #Wisuda Raya"
+    path.unlink()
+    build(project, NOW + timedelta(hours=1))
+    assert not tag_feed.exists()
+    assert not (project / "output" / "tags" / "wisuda-raya").exists()
+
+
+def test_burst_of_files_gets_distinct_first_seen_seconds(project: Path) -> None:
+    same = datetime(2026, 2, 3, 10, 0, tzinfo=UTC)
+    for i in range(5):
+        write_article(project, f"burst-{i}.txt", ARTICLE.replace("Awal", f"Ke-{i}"), same)
+    build(project)
+    parsed = feedparser.parse((project / "output" / "kampus" / "atom.xml").read_bytes())
+    updated = [e.updated for e in parsed.entries]
+    assert len(set(updated)) == len(updated) == 5
+    assert min(updated) == same.isoformat()
+
+
+def test_feed_lists_newest_first_and_at_most_items_per_feed(project: Path) -> None:
+    toml = project / "config" / "feeds.toml"
+    toml.write_text(toml.read_text().replace("items_per_feed = 50", "items_per_feed = 3"))
+    for day in range(1, 6):
+        write_article(project, f"hari-{day}.txt", ARTICLE, datetime(2026, 2, day, tzinfo=UTC))
+    build(project)
+    parsed = feedparser.parse((project / "output" / "kampus" / "rss.xml").read_bytes())
+    assert [e.id.rsplit(":", 1)[1] for e in parsed.entries] == ["hari-5", "hari-4", "hari-3"]
+    assert parsed.feed.updated == "Thu, 05 Feb 2026 00:00:00 +0000"
+
+
+def test_check_writes_nothing(project: Path) -> None:
+    cfg, _ = config.load(project / "config" / "feeds.toml")
+    store = Store(cfg.paths.state)
+    result = publish.build(cfg, store, NOW, output=None, reread=True)
+    store.close()
+    assert result.articles_read == 1
+    assert not (project / "output").exists()

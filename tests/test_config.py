@@ -1,0 +1,102 @@
+"""Config validation: every error names the file and the key; unknown keys warn."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from feeds import config
+from feeds.errors import ConfigError
+
+MINIMAL = '[site]\ntitle = "T"\nbase_url = "https://example.org/news"\n'
+
+
+def load(tmp_path: Path, text: str, folder: str = "config") -> config.Config:
+    path = tmp_path / folder / "feeds.toml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    cfg, _ = config.load(path)
+    return cfg
+
+
+def error_of(tmp_path: Path, text: str) -> str:
+    with pytest.raises(ConfigError) as info:
+        load(tmp_path, text)
+    return str(info.value)
+
+
+def test_defaults_and_relative_paths_resolve_against_the_project(tmp_path: Path) -> None:
+    cfg = load(tmp_path, MINIMAL)
+    assert cfg.site.base_url == "https://example.org/news/"
+    assert cfg.site.items_per_feed == 50 and cfg.site.language == "id"
+    assert cfg.paths.seeds == tmp_path / "seeds"
+    assert cfg.paths.state == tmp_path / "state" / "feeds.sqlite"
+    assert cfg.rebuild_every == 300
+
+
+def test_paths_resolve_against_the_config_folder_when_it_is_not_named_config(
+    tmp_path: Path,
+) -> None:
+    cfg = load(tmp_path, MINIMAL, folder="etc")
+    assert cfg.paths.output == tmp_path / "etc" / "output"
+
+
+def test_the_bundled_config_is_valid_and_complete(real_config: config.Config) -> None:
+    assert [s.slug for s in real_config.sections] == [
+        "international", "nasional", "kampus", "ekonomi", "olahraga", "teknologi"
+    ]
+    names = {o.name for o in real_config.outlets}
+    assert {"detik.com", "Kompas.com", "Antara", "CNN Indonesia", "Tempo.co"} <= names
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ('[site]\ntitle = "T"\n', "site.base_url: is required"),
+        ('[site]\ntitle = "T"\nbase_url = "example.org"\n', "site.base_url: must be an absolute"),
+        (MINIMAL.replace('"T"', "3"), "site.title: must be a string, not an integer"),
+        (MINIMAL + 'items_per_feed = 0\n', "site.items_per_feed: must be between 1 and 1000"),
+        (MINIMAL + 'items_per_feed = true\n', "site.items_per_feed: must be an integer"),
+        (MINIMAL + 'timezone = "Mars/Base"\n', "site.timezone: 'Mars/Base' is not a known"),
+        (MINIMAL + 'language = "indonesian language"\n', "site.language:"),
+        (MINIMAL + 'id_prefix = "no prefix"\n', "site.id_prefix: must be an absolute IRI"),
+        (MINIMAL + '[schedule]\nrebuild_every = "soon"\n', "schedule.rebuild_every: must be a"),
+        (MINIMAL + '[schedule]\nrebuild_every = "0m"\n', "schedule.rebuild_every: must be long"),
+        (MINIMAL + '[serve]\nbind = "localhost"\n', "serve.bind: must be HOST:PORT"),
+        (MINIMAL + '[paths]\nstate = "output/state.sqlite"\n', "paths.state: must not be inside"),
+        (MINIMAL + '[[sections]]\nname = "A"\nslug = "../x"\n', "sections[0].slug:"),
+        (MINIMAL + '[[sections]]\nname = "A"\n[[sections]]\nname = "a"\n',
+         "sections[1].slug: 'a' is used by two sections"),
+        (MINIMAL + '[[sections]]\nname = "A"\n[[sections]]\nname = "B"\naliases = ["a"]\n',
+         "sections[1]: 'a' already names section 'a'"),
+        (MINIMAL + '[outlets."x.com"]\nurl = "ftp://x.com/"\n', 'outlets."x.com".url:'),
+        (MINIMAL + '[[sections]]\nname = "A"\n[[upstream]]\nname = "u"\nurl = "https://x/"\n'
+         'section = "a"\nevry = "5m"\n', "upstream[0].evry: unknown key in [[upstream]]"),
+        (MINIMAL + '[[sections]]\nname = "A"\n[[upstream]]\nname = "u"\nurl = "https://x/"\n'
+         'section = "b"\n', "upstream[0].section: 'b' is not a configured section"),
+        (MINIMAL + '[[sections]]\nname = "A"\n[[upstream]]\nname = "u"\nurl = "https://x/"\n'
+         'section = "a"\nevery = "10s"\n', "upstream[0].every: 10s is below the floor"),
+        ("[site\n", "not valid TOML"),
+    ],
+)
+def test_bad_values_name_the_file_and_key(tmp_path: Path, extra: str, message: str) -> None:
+    text = error_of(tmp_path, extra)
+    assert text.startswith(str(tmp_path / "config" / "feeds.toml") + ": ")
+    assert message in text
+
+
+def test_unknown_keys_are_warnings(tmp_path: Path) -> None:
+    path = tmp_path / "config" / "feeds.toml"
+    path.parent.mkdir()
+    path.write_text(MINIMAL + 'colour = "blue"\n[extras]\na = 1\n', encoding="utf-8")
+    _, notes = config.load(path)
+    assert [str(n) for n in notes] == [
+        f"warning: {path}: unknown key extras (ignored)",
+        f"warning: {path}: unknown key site.colour (ignored)",
+    ]
+
+
+def test_missing_config_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="config file not found"):
+        config.load(tmp_path / "nope.toml")

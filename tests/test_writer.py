@@ -1,0 +1,80 @@
+"""Atomic output: nothing visible before commit, unchanged bytes not rewritten, 0644, no escape."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+
+from feeds.writer import TEMP_SUFFIX, Output
+
+
+def test_nothing_is_visible_before_commit(tmp_path: Path) -> None:
+    out = Output(tmp_path)
+    assert out.put("a/feed.xml", b"<new/>")
+    assert not (tmp_path / "a" / "feed.xml").exists()
+    assert out.commit() == ["a/feed.xml"]
+    assert (tmp_path / "a" / "feed.xml").read_bytes() == b"<new/>"
+    assert not list(tmp_path.rglob(f"*{TEMP_SUFFIX}"))
+
+
+def test_unchanged_bytes_are_not_rewritten(tmp_path: Path) -> None:
+    out = Output(tmp_path)
+    out.put("f.xml", b"same")
+    out.commit()
+    before = (tmp_path / "f.xml").stat().st_mtime_ns
+    assert out.put("f.xml", b"same") is False
+    assert out.commit() == []
+    assert (tmp_path / "f.xml").stat().st_mtime_ns == before
+
+
+def test_files_are_0644_and_new_folders_0755(tmp_path: Path) -> None:
+    out = Output(tmp_path / "site")
+    out.put("deep/er/f.xml", b"x")
+    out.commit()
+    assert stat.S_IMODE((tmp_path / "site" / "deep" / "er" / "f.xml").stat().st_mode) == 0o644
+    assert stat.S_IMODE((tmp_path / "site" / "deep").stat().st_mode) == 0o755
+
+
+def test_discard_leaves_old_files_and_no_temp_files(tmp_path: Path) -> None:
+    (tmp_path / "f.xml").write_bytes(b"old")
+    out = Output(tmp_path)
+    out.put("f.xml", b"new")
+    out.discard()
+    assert (tmp_path / "f.xml").read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["f.xml"]
+
+
+def test_temp_files_left_by_a_crash_are_swept(tmp_path: Path) -> None:
+    (tmp_path / f".f.xml.abc{TEMP_SUFFIX}").write_bytes(b"partial")
+    (tmp_path / "f.xml").write_bytes(b"old")
+    out = Output(tmp_path)
+    out.put("f.xml", b"new")
+    out.commit()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.xml"]
+
+
+def test_large_batches_commit_with_one_sync(tmp_path: Path) -> None:
+    out = Output(tmp_path)
+    for i in range(200):
+        out.put(f"articles/{i}.html", str(i).encode())
+    assert len(out.commit()) == 200
+    assert (tmp_path / "articles" / "199.html").read_bytes() == b"199"
+
+
+def test_removal_prunes_empty_folders(tmp_path: Path) -> None:
+    out = Output(tmp_path)
+    out.put("tags/x/rss.xml", b"x")
+    out.commit()
+    assert out.remove("tags/x/rss.xml")
+    assert not out.remove("tags/x/missing.xml")
+    out.commit()
+    assert not (tmp_path / "tags").exists()
+
+
+@pytest.mark.parametrize("bad", ["../escape.xml", "/etc/passwd", "a/../../escape.xml"])
+def test_nothing_is_written_outside_the_output_folder(tmp_path: Path, bad: str) -> None:
+    out = Output(tmp_path / "out")
+    with pytest.raises(ValueError, match="outside the output folder"):
+        out.put(bad, b"x")
