@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Build seeds/ plus ../shared/samples into a scratch folder and judge every feed with
+# ../shared/judge: the W3C validator (errors and warnings) and compare-readers (ten readers).
+# Set JUDGE_HOME to a set-up copy of the harness (default /tmp/judge; see its README).
+set -uo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+judge=${JUDGE_HOME:-/tmp/judge}
+export JUDGE_HOME=$judge FEEDVALIDATOR_HOME=${FEEDVALIDATOR_HOME:-$judge/feedvalidator}
+[ -x "$judge/w3c-validate" ] || { echo "no judge at $judge (copy ../shared/judge there and run its setup.sh)"; exit 2; }
+work=$(mktemp -d)
+mkdir -p "$work/seeds"
+cp "$root"/seeds/*.txt "$work/seeds/"
+[ -d "$root/../shared/samples" ] && cp "$root"/../shared/samples/*.txt "$work/seeds/"
+"$root/.venv/bin/feeds" build --seeds "$work/seeds" --output "$work/out" --state "$work/state.sqlite" >/dev/null
+status=0
+for feed in $(cd "$work/out" && find . -name '*.xml' ! -name '*.opml' | sort); do
+  summary=$("$judge/w3c-validate" "$work/out/$feed" 2>&1 >/dev/null | tail -n 1)
+  readers=$("$judge/compare-readers" "$work/out/$feed" 2>/dev/null | grep -c '^# \(diff\|missing\)')
+  "$judge/compare-readers" "$work/out/$feed" >/dev/null 2>&1 || status=1
+  case "$summary" in *"0 error(s), 0 warning(s)"*) ;; *) status=1 ;; esac
+  printf '%s\t%s\treader disagreements: %s\n' "$feed" "${summary##*: }" "$readers"
+done
+echo "output judged: $work/out"
+exit $status
