@@ -14,9 +14,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
-from feeds import __version__, config, publish
+import httpx
+
+from feeds import __version__, config, publish, pull
 from feeds.errors import ConfigError, FeedsError, StoreError
 from feeds.model import Diagnostic, FeedFormat
+from feeds.sources import fetch
 from feeds.store import Store
 from feeds.writer import Output
 
@@ -39,7 +42,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     for note in notes:
         _say(note)
-    handler = {"build": _build, "check": _check, "export": _export}.get(args.command)
+    handler = {"build": _build, "check": _check, "export": _export, "pull": _pull,
+               "sources": _sources}.get(args.command)
     if handler is None:
         _say(Diagnostic("error", args.command, "not available in this version yet"))
         return EXIT_USAGE
@@ -79,9 +83,12 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--feed", required=True, help="a section slug, 'all', or 'tags/<tag>'")
     export.add_argument("--format", required=True, choices=["rss", "atom", "json"])
     export.add_argument("-o", dest="out", help="file to write (default: stdout)")
-    pull = commands.add_parser("pull", parents=[common], help="fetch upstream sources")
-    pull.add_argument("--all", action="store_true")
-    pull.add_argument("--source")
+    pull = commands.add_parser("pull", parents=[common],
+                               help="fetch the upstream sources that are due into the state")
+    pull.add_argument("--all", action="store_true", help="every source, due or not")
+    pull.add_argument("--source", action="append", metavar="NAME", help="this source (repeatable)")
+    commands.add_parser("sources", parents=[common],
+                        help="print each upstream source's health as a table")
     for name, text in (("run", "daemon: rebuild and pull on schedule"),
                        ("serve", "serve output/ over HTTP")):
         sub = commands.add_parser(name, parents=[common], help=text)
@@ -108,12 +115,56 @@ def _open_store(cfg: config.Config, *, create: bool) -> Store:
     return Store(Path(":memory:"))
 
 
-def _build(cfg: config.Config, args: argparse.Namespace) -> int:
-    if args.pull:
-        _say(Diagnostic("error", "build --pull", "upstream pulls are not available yet"))
-        return EXIT_USAGE
+def _client(cfg: config.Config) -> httpx.Client:
+    limits = fetch.Limits(timeout=cfg.fetch.timeout, max_bytes=cfg.fetch.max_bytes)
+    return fetch.make_client(
+        user_agent=f"feeds/{__version__} (+{cfg.site.base_url})",
+        limits=limits,
+        allow_private_networks=cfg.fetch.allow_private_networks,
+    )
+
+
+def _run_pull(cfg: config.Config, store: Store, names: tuple[str, ...] | None, force: bool) -> int:
+    with _client(cfg) as client:
+        result = pull.pull(cfg, store, client, _now(), names=names, force=force)
+    for diagnostic in result.diagnostics:
+        _say(diagnostic)
+    failed = f": {', '.join(result.failed)}" if result.failed else ""
+    print(f"pulled {len(result.pulled)} source(s), {result.new_entries} new entries; "
+          f"{len(result.failed)} failed{failed}")
+    return len(result.failed)
+
+
+def _pull(cfg: config.Config, args: argparse.Namespace) -> int:
+    known = {u.name for u in cfg.upstream}
+    for name in args.source or ():
+        if name not in known:
+            _say(Diagnostic("error", "--source", f"no upstream source named {name!r}"))
+            return EXIT_USAGE
     store = _open_store(cfg, create=True)
     try:
+        names = tuple(args.source) if args.source else None
+        failed = _run_pull(cfg, store, names, force=args.all)
+    finally:
+        store.close()
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def _sources(cfg: config.Config, args: argparse.Namespace) -> int:
+    store = _open_store(cfg, create=False)
+    try:
+        sys.stdout.write(pull.health_table(cfg, store, _now()))
+    finally:
+        store.close()
+    return EXIT_OK
+
+
+def _build(cfg: config.Config, args: argparse.Namespace) -> int:
+    store = _open_store(cfg, create=True)
+    failed = 0
+    try:
+        if args.pull:
+            failed = _run_pull(cfg, store, None, force=False)
         output = Output(cfg.paths.output)
         result = publish.build(cfg, store, _now(), output=output, full=args.full)
     finally:
@@ -129,7 +180,7 @@ def _build(cfg: config.Config, args: argparse.Namespace) -> int:
     )
     if result.next_due is not None:
         print(f"next held-back article is due at {result.next_due.isoformat()}")
-    return EXIT_FAILED if result.errors else EXIT_OK
+    return EXIT_FAILED if result.errors or failed else EXIT_OK
 
 
 def _check(cfg: config.Config, args: argparse.Namespace) -> int:

@@ -85,6 +85,36 @@ def export(config: Config, store: Store, now: datetime, feed: str, fmt: FeedForm
         store.rollback()
 
 
+def site_identity(
+    config: Config, store: Store, now: datetime
+) -> tuple[datetime, str, list[Diagnostic]]:
+    """When the state was created, and the id prefix: set once, stored, never derived again."""
+    notes: list[Diagnostic] = []
+    stored_created = store.get_meta("created")
+    if stored_created is None:
+        created = from_epoch(to_epoch(now))
+        store.set_meta("created", str(to_epoch(created)))
+    else:
+        created = from_epoch(int(stored_created))
+    stored = store.get_meta("id_prefix")
+    configured = config.site.id_prefix
+    if configured is not None:
+        if stored is not None and stored != configured:
+            notes.append(Diagnostic(
+                "warning", str(config.path),
+                f"site.id_prefix changed from {stored!r} to {configured!r}: every entry id "
+                "changes and subscribers will see every entry again",
+            ))
+        prefix = configured
+    elif stored is not None:
+        prefix = stored
+    else:
+        host = urlsplit(config.site.base_url).hostname or "localhost"
+        prefix = f"tag:{host},{created.year}:"
+    store.set_meta("id_prefix", prefix)
+    return created, prefix, notes
+
+
 def feed_key(slug: str) -> str:
     """`all`, a section slug, or `tags/<tag>` (the CLI's names) → the store's feed key."""
     if slug == "all":
@@ -131,8 +161,8 @@ class _Run:
         self.dirty: set[str] = set()
         self.outputs_written: list[tuple[str, str]] = []
         self.outputs_removed: list[str] = []
-        self.created = self._created()
-        self.id_prefix = self._id_prefix()
+        self.created, self.id_prefix, notes = site_identity(config, store, now)
+        self.result.diagnostics.extend(notes)
         self.entry_site = entries.Site(
             config.site.base_url, self.id_prefix, config.site.author or config.site.title
         )
@@ -145,34 +175,6 @@ class _Run:
 
     # --- setup -------------------------------------------------------------------------
 
-    def _created(self) -> datetime:
-        stored = self.store.get_meta("created")
-        if stored is None:
-            self.store.set_meta("created", str(to_epoch(self.now)))
-            return from_epoch(to_epoch(self.now))
-        return from_epoch(int(stored))
-
-    def _id_prefix(self) -> str:
-        stored = self.store.get_meta("id_prefix")
-        configured = self.site.id_prefix
-        if configured is not None:
-            if stored is not None and stored != configured:
-                self.result.diagnostics.append(
-                    Diagnostic(
-                        "warning", str(self.config.path),
-                        f"site.id_prefix changed from {stored!r} to {configured!r}: every entry "
-                        "id changes and subscribers will see every entry again",
-                    )
-                )
-            self.store.set_meta("id_prefix", configured)
-            return configured
-        if stored is not None:
-            return stored
-        host = urlsplit(self.site.base_url).hostname or "localhost"
-        derived = f"tag:{host},{self.created.year}:"
-        self.store.set_meta("id_prefix", derived)
-        return derived
-
     def _fingerprint(self) -> str:
         """Everything outside the articles that changes rendered bytes."""
         c = self.config
@@ -183,6 +185,7 @@ class _Run:
     # --- the build ---------------------------------------------------------------------
 
     def execute(self) -> BuildResult:
+        self._mark(self.store.take_pending())  # what `feeds pull` stored since the last build
         self._reconcile_articles()
         last = self.store.get_meta("last_build")
         if last is not None:

@@ -49,8 +49,10 @@ CREATE TABLE IF NOT EXISTS entries (
     section TEXT NOT NULL,
     section_name TEXT NOT NULL,
     tags TEXT NOT NULL,
+    canonical TEXT,
     data TEXT NOT NULL
 );
+CREATE INDEX IF NOT EXISTS entries_by_canonical ON entries (canonical);
 CREATE INDEX IF NOT EXISTS entries_by_time ON entries (live, published DESC, key);
 CREATE INDEX IF NOT EXISTS entries_by_published ON entries (published);
 CREATE INDEX IF NOT EXISTS entries_by_section ON entries (section, live, published DESC, key);
@@ -64,6 +66,23 @@ CREATE TABLE IF NOT EXISTS entry_tags (
 CREATE INDEX IF NOT EXISTS entry_tags_by_time ON entry_tags (tag, published DESC, key);
 CREATE INDEX IF NOT EXISTS entry_tags_by_key ON entry_tags (key);
 CREATE TABLE IF NOT EXISTS outputs (path TEXT PRIMARY KEY, feed TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS pending_feeds (feed TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS sources (
+    name TEXT PRIMARY KEY,
+    url TEXT NOT NULL,
+    fetch_url TEXT NOT NULL,
+    etag TEXT,
+    last_modified TEXT,
+    next_due INTEGER NOT NULL DEFAULT 0,
+    last_attempt INTEGER,
+    last_success INTEGER,
+    failures INTEGER NOT NULL DEFAULT 0,
+    last_status TEXT NOT NULL DEFAULT '',
+    last_error TEXT NOT NULL DEFAULT '',
+    items_seen INTEGER NOT NULL DEFAULT 0,
+    retired INTEGER NOT NULL DEFAULT 0,
+    feed TEXT
+);
 """
 
 
@@ -83,6 +102,26 @@ class FileRecord:
     inode: int
     key: str | None
     diagnostics: tuple[Diagnostic, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SourceState:
+    """Per-source health and HTTP validators, kept between pulls and restarts."""
+
+    name: str
+    url: str  # as configured
+    fetch_url: str  # where to poll: the configured URL, or where it moved permanently
+    etag: str | None = None
+    last_modified: str | None = None
+    next_due: int = 0
+    last_attempt: int | None = None
+    last_success: int | None = None
+    failures: int = 0
+    last_status: str = ""
+    last_error: str = ""
+    items_seen: int = 0
+    retired: bool = False
+    feed: UpstreamFeed | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,16 +219,24 @@ class Store:
         )
 
     def put_entry(
-        self, entry: Entry, *, origin: str, hash: str, first_seen: int, live: bool
+        self,
+        entry: Entry,
+        *,
+        origin: str,
+        hash: str,
+        first_seen: int,
+        live: bool,
+        canonical: str | None = None,
     ) -> None:
         published = to_epoch(entry.published)
         self.db.execute(
             "INSERT OR REPLACE INTO entries (key, origin, hash, first_seen, published, updated, "
-            "live, section, section_name, tags, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "live, section, section_name, tags, canonical, data) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 entry.key, origin, hash, first_seen, published, to_epoch(entry.updated),
                 int(live), entry.section.slug, entry.section.name,
-                json.dumps([t.slug for t in entry.tags]), entry_to_json(entry),
+                json.dumps([t.slug for t in entry.tags]), canonical, entry_to_json(entry),
             ),
         )
         self.db.execute("DELETE FROM entry_tags WHERE key = ?", (entry.key,))
@@ -278,6 +325,65 @@ class Store:
             "SELECT COUNT(*) FROM entries WHERE live = 1 AND published <= ?", (to_epoch(now),)
         ).fetchone()
         return int(row[0])
+
+    def key_with_canonical(self, canonical: str) -> str | None:
+        """The entry already published under this canonical link, if any."""
+        row = self.db.execute(
+            "SELECT key FROM entries WHERE canonical = ? ORDER BY first_seen, key LIMIT 1",
+            (canonical,),
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    # --- feeds waiting for the next build ------------------------------------------------
+
+    def add_pending(self, feeds: Iterable[str]) -> None:
+        self.db.executemany(
+            "INSERT OR IGNORE INTO pending_feeds (feed) VALUES (?)", [(f,) for f in feeds]
+        )
+
+    def take_pending(self) -> set[str]:
+        feeds = {row[0] for row in self.db.execute("SELECT feed FROM pending_feeds")}
+        self.db.execute("DELETE FROM pending_feeds")
+        return feeds
+
+    # --- upstream sources -----------------------------------------------------------------
+
+    def source(self, name: str) -> SourceState | None:
+        row = self.db.execute(
+            "SELECT name, url, fetch_url, etag, last_modified, next_due, last_attempt, "
+            "last_success, failures, last_status, last_error, items_seen, retired, feed "
+            "FROM sources WHERE name = ?",
+            (name,),
+        ).fetchone()
+        if row is None:
+            return None
+        feed = None
+        if row[13]:
+            raw = json.loads(row[13])
+            if raw.get("updated") is not None:
+                raw["updated"] = from_epoch(raw["updated"])
+            feed = UpstreamFeed(**raw)
+        return SourceState(
+            name=row[0], url=row[1], fetch_url=row[2], etag=row[3], last_modified=row[4],
+            next_due=row[5], last_attempt=row[6], last_success=row[7], failures=row[8],
+            last_status=row[9], last_error=row[10], items_seen=row[11], retired=bool(row[12]),
+            feed=feed,
+        )
+
+    def put_source(self, state: SourceState) -> None:
+        feed = None
+        if state.feed is not None:
+            raw = asdict(state.feed)
+            raw["updated"] = None if state.feed.updated is None else to_epoch(state.feed.updated)
+            feed = json.dumps(raw, ensure_ascii=False)
+        self.db.execute(
+            "INSERT OR REPLACE INTO sources (name, url, fetch_url, etag, last_modified, next_due, "
+            "last_attempt, last_success, failures, last_status, last_error, items_seen, retired, "
+            "feed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (state.name, state.url, state.fetch_url, state.etag, state.last_modified,
+             state.next_due, state.last_attempt, state.last_success, state.failures,
+             state.last_status, state.last_error, state.items_seen, int(state.retired), feed),
+        )
 
     # --- outputs ---------------------------------------------------------------------
 

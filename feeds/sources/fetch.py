@@ -1,0 +1,280 @@
+"""The only module that builds HTTP requests: polite, bounded, conditional GETs of upstream feeds.
+
+Conditional GET with stored validators, at most 5 redirects followed by
+hand (301/308 across the whole chain are remembered, 302/303/307 are
+not), a byte cap enforced while streaming (after decompression, so gzip
+bombs stop too), a deadline for the whole fetch (a server dripping a byte a
+second is cut off), and a guard on the address actually connected to:
+loopback, private, link-local (cloud metadata), CGNAT, ULA, multicast and
+reserved addresses are refused unless `[fetch] allow_private_networks`.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import ipaddress
+import socket
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import httpcore
+import httpx
+
+from feeds.errors import UpstreamError
+
+MAX_REDIRECTS = 5
+REDIRECTS = {301, 302, 303, 307, 308}
+PERMANENT = {301, 308}
+
+Resolver = Callable[[str, int], list[str]]
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    timeout: float = 30.0  # whole fetch, redirects included
+    connect_timeout: float = 10.0
+    read_timeout: float = 20.0
+    max_bytes: int = 10 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Validators:
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FetchResult:
+    status: int
+    url: str  # the URL that answered
+    permanent_url: str | None  # where every hop redirected permanently: poll there from now on
+    body: bytes | None
+    validators: Validators
+    content_type: str | None = None
+    retry_after: float | None = None  # seconds, from Retry-After
+    max_age: int | None = None  # seconds, from Cache-Control
+
+
+# --- the address guard -------------------------------------------------------------
+
+
+def address_problem(address: str) -> str | None:
+    """Why connecting to `address` is refused by default, or None for a public address."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    for kind, test in (
+        ("loopback", ip.is_loopback),
+        ("link-local (cloud metadata)", ip.is_link_local),
+        ("multicast", ip.is_multicast),
+        ("unspecified", ip.is_unspecified),
+        ("private", ip.is_private),
+        ("reserved", ip.is_reserved),
+    ):
+        if test:
+            return f"{kind} address"
+    if not ip.is_global:
+        return "non-public address (shared or special-purpose range)"
+    return None
+
+
+def system_resolver(host: str, port: int) -> list[str]:
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return [str(info[4][0]) for info in infos]
+
+
+class _GuardedBackend(httpcore.NetworkBackend):
+    """Resolves the host itself and connects only to an allowed address (no DNS rebinding)."""
+
+    def __init__(
+        self,
+        inner: httpcore.NetworkBackend,
+        resolver: Resolver,
+        allowed: Iterable[ipaddress.IPv4Network | ipaddress.IPv6Network],
+    ) -> None:
+        self.inner = inner
+        self.resolver = resolver
+        self.allowed = tuple(allowed)
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        try:
+            addresses = [str(ipaddress.ip_address(host.strip("[]")))]
+        except ValueError:
+            try:
+                addresses = self.resolver(host, port)
+            except OSError as exc:
+                raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
+        refusal = "no address"
+        for address in addresses:
+            problem = address_problem(address)
+            if problem is None or any(ipaddress.ip_address(address) in n for n in self.allowed):
+                return self.inner.connect_tcp(
+                    address, port, timeout=timeout, local_address=local_address,
+                    socket_options=socket_options,
+                )
+            refusal = f"{address} is a {problem}"
+        raise httpcore.ConnectError(
+            f"refused to connect to {host}: {refusal} "
+            "(set [fetch] allow_private_networks = true to allow)"
+        )
+
+    def sleep(self, seconds: float) -> None:
+        self.inner.sleep(seconds)
+
+
+class GuardedTransport(httpx.HTTPTransport):
+    """httpx's own transport with the address guard in its connection pool's network layer."""
+
+    def __init__(
+        self,
+        *,
+        resolver: Resolver = system_resolver,
+        allowed: Iterable[ipaddress.IPv4Network | ipaddress.IPv6Network] = (),
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        pool = self._pool
+        # httpcore's pool takes its network backend as a field; wrapping it is the one hook
+        # that sees the address actually connected to, redirects included.
+        pool._network_backend = _GuardedBackend(pool._network_backend, resolver, allowed)
+
+
+def make_client(
+    *,
+    user_agent: str,
+    limits: Limits,
+    allow_private_networks: bool,
+    transport: httpx.BaseTransport | None = None,
+) -> httpx.Client:
+    """The client the CLI and the daemon build once and pass down."""
+    if transport is None:
+        transport = (
+            httpx.HTTPTransport(retries=0) if allow_private_networks else GuardedTransport()
+        )
+    return httpx.Client(
+        transport=transport,
+        headers={"User-Agent": user_agent, "Accept": _ACCEPT},
+        timeout=httpx.Timeout(limits.read_timeout, connect=limits.connect_timeout),
+        follow_redirects=False,
+        trust_env=False,  # an environment proxy would bypass the address guard
+    )
+
+
+_ACCEPT = (
+    "application/atom+xml, application/rss+xml, application/feed+json, application/json;q=0.9, "
+    "application/xml;q=0.9, text/xml;q=0.8, */*;q=0.1"
+)
+
+
+# --- the fetch --------------------------------------------------------------------------
+
+
+def fetch(
+    client: httpx.Client,
+    url: str,
+    validators: Validators,
+    limits: Limits,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+    now: datetime | None = None,
+) -> FetchResult:
+    """GET `url` conditionally; raise UpstreamError for network failures and oversize bodies."""
+    deadline = clock() + limits.timeout
+    headers = {}
+    if validators.etag:
+        headers["If-None-Match"] = validators.etag
+    if validators.last_modified:
+        headers["If-Modified-Since"] = validators.last_modified
+    current = url
+    permanent = True
+    for _ in range(MAX_REDIRECTS + 1):
+        try:
+            with client.stream("GET", current, headers=headers) as response:
+                if response.status_code in REDIRECTS:
+                    location = response.headers.get("Location")
+                    if not location:
+                        raise UpstreamError(
+                            current, f"HTTP {response.status_code} without Location"
+                        )
+                    permanent = permanent and response.status_code in PERMANENT
+                    current = str(response.url.join(location))
+                    continue
+                body = None
+                if response.status_code == 200:
+                    body = _read_capped(response, limits, deadline, clock)
+                return FetchResult(
+                    status=response.status_code,
+                    url=current,
+                    permanent_url=current if permanent and current != url else None,
+                    body=body,
+                    validators=Validators(
+                        response.headers.get("ETag"), response.headers.get("Last-Modified")
+                    )
+                    if response.status_code == 200
+                    else validators,
+                    content_type=response.headers.get("Content-Type"),
+                    retry_after=_retry_after(response.headers.get("Retry-After"), now),
+                    max_age=_max_age(response.headers.get("Cache-Control")),
+                )
+        except httpx.TimeoutException as exc:
+            raise UpstreamError(current, f"timed out ({type(exc).__name__})") from exc
+        except httpx.HTTPError as exc:
+            raise UpstreamError(current, f"{type(exc).__name__}: {exc}") from exc
+    raise UpstreamError(url, f"more than {MAX_REDIRECTS} redirects")
+
+
+def _read_capped(
+    response: httpx.Response, limits: Limits, deadline: float, clock: Callable[[], float]
+) -> bytes:
+    declared = response.headers.get("Content-Length")
+    if declared is not None and declared.isdigit() and int(declared) > limits.max_bytes:
+        raise UpstreamError(
+            str(response.url), f"body of {declared} bytes is over the {limits.max_bytes}-byte cap"
+        )
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_bytes():  # decompressed: the cap bounds what we hold
+        size += len(chunk)
+        if size > limits.max_bytes:
+            raise UpstreamError(
+                str(response.url), f"body is over the {limits.max_bytes}-byte cap (stopped reading)"
+            )
+        if clock() > deadline:
+            raise UpstreamError(str(response.url), f"fetch took longer than {limits.timeout:g}s")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _retry_after(value: str | None, now: datetime | None) -> float | None:
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def _max_age(value: str | None) -> int | None:
+    if not value:
+        return None
+    for part in value.split(","):
+        name, _, number = part.strip().partition("=")
+        if name.lower() in ("max-age", "s-maxage") and number.strip().isdigit():
+            return int(number.strip())
+    return None
