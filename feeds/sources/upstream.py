@@ -89,7 +89,7 @@ def _parse_xml_feed(data: bytes, url: str, content_type: str | None) -> ParsedFe
         id=xml_safe(feed.get("id") or url),
         title=_text(feed.get("title")) or urlsplit(url).hostname or url,
         home=_absolute(feed.get("link"), url) if feed.get("link") else None,
-        updated=_struct_time(feed.get("updated_parsed")),
+        updated=_struct_time(dict.get(feed, "updated_parsed")),
         items=tuple(items),
         language=str(feed.get("language") or "") or None,
         warnings=tuple(warnings),
@@ -116,7 +116,8 @@ def _xml_item(entry: Any, feed_url: str) -> UpstreamItem | None:
         title=_text(entry.get("title")) or link,
         link=link,
         published=_struct_time(entry.get("published_parsed")),
-        updated=_struct_time(entry.get("updated_parsed")),
+        # dict.get: feedparser's own .get maps a missing `updated` to `published`, with a warning
+        updated=_struct_time(dict.get(entry, "updated_parsed")),
         authors=tuple(_text(a.get("name")) for a in entry.get("authors", []) if a.get("name")),
         summary_html=clean_html(summary, base),
         content_html=content,
