@@ -9,6 +9,7 @@ stored, so a restart does not re-poll everything.
 from __future__ import annotations
 
 import hashlib
+import html
 import random
 import re
 from dataclasses import dataclass, field, replace
@@ -68,6 +69,16 @@ def next_after_failure(
     backoff = round(ceiling * (1 + rng.uniform(-JITTER, JITTER)))
     # Retry-After may ask for longer than a day; a week is the most we honour.
     return to_epoch(now) + min(max(backoff, round(retry_after or 0)), 7 * MAX_BACKOFF)
+
+
+def strip_tracking(url: str) -> str:
+    """The link as published, minus tracking parameters (utm_*, fbclid, …)."""
+    parts = urlsplit(url)
+    if not parts.query:
+        return url
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+             if not _TRACKING.match(k)]
+    return urlunsplit(parts._replace(query=urlencode(query)))
 
 
 def canonical_link(url: str) -> str:
@@ -216,8 +227,11 @@ def _store_items(
         url=(outlet.url if outlet and outlet.url else parsed.home),
         feed_url=source.url,
     )
+    # Atom requires <source><updated>: an RSS channel without a date gets its newest item's.
+    newest = max((i.updated or i.published for i in parsed.items if i.updated or i.published),
+                 default=None)
     upstream = UpstreamFeed(id=parsed.id, title=parsed.title, url=source.url, home=parsed.home,
-                            updated=parsed.updated)
+                            updated=parsed.updated or newest or now)
     _, prefix, _ = site_identity(config, store, now)
     new = 0
     for item in parsed.items:
@@ -285,9 +299,10 @@ def upstream_entry(
     if body and not body.lstrip().startswith("<"):
         body = f"<p>{body}</p>"
     credit = render.credit_word(language)
-    read_more = render.credit_html(replace(attribution, url=item.link), language)
+    read_more = render.credit_html(replace(attribution, url=strip_tracking(item.link)), language)
     content = "\n".join(part for part in (body, read_more) if part)
-    summary = cut_at_word(text_only(item.summary_html or item.content_html or ""), 300)
+    summary = cut_at_word(html.unescape(text_only(item.summary_html or item.content_html or "")),
+                          300)
     digest = hashlib.sha256(
         "\0".join([item.title, item.link, body or "", section.slug, credit]).encode()
     ).hexdigest()
@@ -296,7 +311,7 @@ def upstream_entry(
         id=entry_id(id_prefix, key),
         key=key,
         title=item.title,
-        link=item.link,
+        link=strip_tracking(item.link),
         section=section,
         published=item.published or item.updated or epoch,
         updated=item.updated or item.published or epoch,

@@ -11,7 +11,31 @@ work=$(mktemp -d)
 mkdir -p "$work/seeds"
 cp "$root"/seeds/*.txt "$work/seeds/"
 [ -d "$root/../shared/samples" ] && cp "$root"/../shared/samples/*.txt "$work/seeds/"
-"$root/.venv/bin/feeds" build --seeds "$work/seeds" --output "$work/out" --state "$work/state.sqlite" >/dev/null
+# Upstream feeds of two outlets (tests/fixtures/upstream), served on loopback and pulled.
+port=$("$root/.venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$root/.venv/bin/python" -m http.server "$port" --bind 127.0.0.1 --directory "$root/tests/fixtures/upstream" >/dev/null 2>&1 &
+server=$!
+trap 'kill $server 2>/dev/null' EXIT
+sleep 1
+mkdir -p "$work/config"
+sed -e 's/^allow_private_networks = false/allow_private_networks = true/' "$root/config/feeds.toml" > "$work/config/feeds.toml"
+cat >> "$work/config/feeds.toml" <<TOML
+[[upstream]]
+name = "antara-terkini"
+outlet = "Antara"
+url = "http://127.0.0.1:$port/antara.xml"
+section = "nasional"
+every = "30m"
+
+[[upstream]]
+name = "tempo-nasional"
+outlet = "Tempo.co"
+url = "http://127.0.0.1:$port/tempo.xml"
+section = "nasional"
+every = "30m"
+content = "full"
+TOML
+"$root/.venv/bin/feeds" build --pull -c "$work/config/feeds.toml" --seeds "$work/seeds" --output "$work/out" --state "$work/state.sqlite" >/dev/null
 status=0
 for feed in $(cd "$work/out" && find . -name '*.xml' ! -name '*.opml' | sort); do
   summary=$("$judge/w3c-validate" "$work/out/$feed" 2>&1 >/dev/null | tail -n 1)
