@@ -228,8 +228,8 @@ def _store_items(
         feed_url=source.url,
     )
     # Atom requires <source><updated>: an RSS channel without a date gets its newest item's.
-    newest = max((i.updated or i.published for i in parsed.items if i.updated or i.published),
-                 default=None)
+    dates = [d for i in parsed.items for d in (i.updated or i.published,) if d is not None]
+    newest = max(dates, default=None)
     upstream = UpstreamFeed(id=parsed.id, title=parsed.title, url=source.url, home=parsed.home,
                             updated=parsed.updated or newest or now)
     _, prefix, _ = site_identity(config, store, now)
