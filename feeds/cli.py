@@ -17,7 +17,8 @@ from typing import TextIO
 import httpx
 
 from feeds import __version__, config, publish, pull
-from feeds.errors import ConfigError, FeedsError, StoreError
+from feeds.errors import ConfigError, FeedsError, LockHeld, StoreError
+from feeds.lock import writer_lock
 from feeds.model import Diagnostic, FeedFormat
 from feeds.sources import fetch
 from feeds.store import Store
@@ -43,12 +44,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     for note in notes:
         _say(note)
     handler = {"build": _build, "check": _check, "export": _export, "pull": _pull,
-               "sources": _sources}.get(args.command)
-    if handler is None:
-        _say(Diagnostic("error", args.command, "not available in this version yet"))
-        return EXIT_USAGE
+               "sources": _sources, "run": _run, "serve": _serve}[args.command]
     try:
         return handler(cfg, args)
+    except LockHeld as exc:
+        _say(Diagnostic("error", exc.where, exc.message))
+        return EXIT_LOCKED
     except StoreError as exc:
         _say(Diagnostic("error", exc.where, exc.message))
         return EXIT_USAGE
@@ -89,10 +90,11 @@ def _parser() -> argparse.ArgumentParser:
     pull.add_argument("--source", action="append", metavar="NAME", help="this source (repeatable)")
     commands.add_parser("sources", parents=[common],
                         help="print each upstream source's health as a table")
-    for name, text in (("run", "daemon: rebuild and pull on schedule"),
-                       ("serve", "serve output/ over HTTP")):
-        sub = commands.add_parser(name, parents=[common], help=text)
-        sub.add_argument("--bind")
+    run = commands.add_parser("run", parents=[common],
+                              help="daemon: rebuild and pull on their schedules")
+    run.add_argument("--bind", metavar="HOST:PORT", help="also serve output/ over HTTP")
+    serve = commands.add_parser("serve", parents=[common], help="serve output/ over HTTP")
+    serve.add_argument("--bind", metavar="HOST:PORT", help="default: [serve] bind")
     return parser
 
 
@@ -141,12 +143,13 @@ def _pull(cfg: config.Config, args: argparse.Namespace) -> int:
         if name not in known:
             _say(Diagnostic("error", "--source", f"no upstream source named {name!r}"))
             return EXIT_USAGE
-    store = _open_store(cfg, create=True)
-    try:
-        names = tuple(args.source) if args.source else None
-        failed = _run_pull(cfg, store, names, force=args.all)
-    finally:
-        store.close()
+    with writer_lock(cfg.paths.state, wait=cfg.lock_wait):
+        store = _open_store(cfg, create=True)
+        try:
+            names = tuple(args.source) if args.source else None
+            failed = _run_pull(cfg, store, names, force=args.all)
+        finally:
+            store.close()
     return EXIT_FAILED if failed else EXIT_OK
 
 
@@ -160,15 +163,20 @@ def _sources(cfg: config.Config, args: argparse.Namespace) -> int:
 
 
 def _build(cfg: config.Config, args: argparse.Namespace) -> int:
-    store = _open_store(cfg, create=True)
     failed = 0
-    try:
-        if args.pull:
-            failed = _run_pull(cfg, store, None, force=False)
-        output = Output(cfg.paths.output)
-        result = publish.build(cfg, store, _now(), output=output, full=args.full)
-    finally:
-        store.close()
+    with writer_lock(cfg.paths.state, wait=cfg.lock_wait):
+        store = _open_store(cfg, create=True)
+        try:
+            if args.pull:
+                failed = _run_pull(cfg, store, None, force=False)
+            output = Output(cfg.paths.output)
+            progress = _progress if sys.stderr.isatty() else None
+            result = publish.build(cfg, store, _now(), output=output, full=args.full,
+                                   progress=progress)
+        finally:
+            store.close()
+    if progress is not None and result.articles_read >= 500:
+        print(file=sys.stderr)  # end the progress line
     for diagnostic in result.diagnostics:
         _say(diagnostic)
     out = cfg.paths.output
@@ -181,6 +189,23 @@ def _build(cfg: config.Config, args: argparse.Namespace) -> int:
     if result.next_due is not None:
         print(f"next held-back article is due at {result.next_due.isoformat()}")
     return EXIT_FAILED if result.errors or failed else EXIT_OK
+
+
+def _progress(done: int, total: int) -> None:
+    print(f"\rreading articles: {done}/{total}", end="", file=sys.stderr, flush=True)
+
+
+def _run(cfg: config.Config, args: argparse.Namespace) -> int:
+    from feeds import daemon
+
+    with _client(cfg) as client:
+        return daemon.run(cfg, client, args.bind)
+
+
+def _serve(cfg: config.Config, args: argparse.Namespace) -> int:
+    from feeds import daemon
+
+    return daemon.serve(cfg, args.bind or cfg.serve_bind)
 
 
 def _check(cfg: config.Config, args: argparse.Namespace) -> int:

@@ -95,6 +95,7 @@ class Config:
     upstream: tuple[UpstreamConfig, ...]
     fetch: FetchConfig
     rebuild_every: int
+    lock_wait: int
     serve_bind: str
     websub_hub: str
 
@@ -218,7 +219,7 @@ class _Reader:
         outlets = self.outlets(raw)
         fetch = self.fetch(raw)
         upstream = self.upstream(raw, sections, fetch)
-        schedule = self.table(raw.get("schedule", {}), "schedule", {"rebuild_every"})
+        schedule = self.table(raw.get("schedule", {}), "schedule", {"rebuild_every", "lock_wait"})
         serve = self.table(raw.get("serve", {}), "serve", {"bind"})
         websub = self.table(raw.get("websub", {}), "websub", {"hub"})
         return Config(
@@ -231,6 +232,7 @@ class _Reader:
             upstream=upstream,
             fetch=fetch,
             rebuild_every=self.duration(schedule, "schedule", "rebuild_every", "5m"),
+            lock_wait=self.duration(schedule, "schedule", "lock_wait", "60s"),
             serve_bind=self.get(serve, "serve", "bind", str, "127.0.0.1:8080", _check_bind),
             websub_hub=self.get(websub, "websub", "hub", str, "", _check_optional_url),
         )

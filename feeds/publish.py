@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import urlsplit
@@ -50,11 +50,13 @@ def build(
     output: Output | None,
     full: bool = False,
     reread: bool = False,
+    progress: Callable[[int, int], None] | None = None,
 ) -> BuildResult:
     """One build; with `output=None` nothing is written and the state is left as it was."""
     store.begin()
     try:
         run = _Run(config, store, now, output, full=full, reread=reread)
+        run.progress = progress
         result = run.execute()
         if output is None:
             store.rollback()
@@ -62,12 +64,17 @@ def build(
         result.changed = output.commit()
         store.put_outputs(run.outputs_written)
         store.delete_outputs(run.outputs_removed)
+        store.set_meta("last_success", str(to_epoch(now)))
+        store.delete_meta("last_failure")
         store.commit()
         return result
-    except BaseException:
+    except BaseException as exc:
         if output is not None:
             output.discard()
         store.rollback()
+        if output is not None:  # remembered for /healthz, outside the rolled-back transaction
+            failure = {"time": now.isoformat(), "error": f"{type(exc).__name__}: {exc}"}
+            store.set_meta("last_failure", json.dumps(failure))
         raise
 
 
@@ -149,6 +156,7 @@ class _Run:
         self.site = config.site
         self.rules = article_reader.Rules.from_config(config)
         self.file_keys: dict[str, str | None] = {}
+        self.progress: Callable[[int, int], None] | None = None
         self.taken: set[int] = set()
         self.next_free: dict[int, int] = {}
         seeds_folder = config.paths.seeds
@@ -236,6 +244,8 @@ class _Run:
         claimed: dict[str, str],
     ) -> None:
         self.result.articles_read += 1
+        if self.progress is not None and self.result.articles_read % 500 == 0:
+            self.progress(self.result.articles_read, len(present))
         where = f"{self.seeds_label}/{seed.path}"
         owned = record.key if record is not None else None
         try:
@@ -342,7 +352,9 @@ class _Run:
     def _put(self, path: str, data: bytes, feed: str) -> None:
         if self.output is None:
             return
-        self.output.put(path, data)
+        # Feeds and listings are polled all day: precompress them once, here. Article pages
+        # are read once each; compressing 100,000 of them per cold build would not pay.
+        self.output.put(path, data, precompress=feed != "page")
         if feed != "page":  # pages are removed by entry, not swept: don't list 100,000 of them
             self.outputs_written.append((path, feed))
 

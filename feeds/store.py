@@ -177,6 +177,9 @@ class Store:
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return None if row is None else str(row[0])
 
+    def delete_meta(self, key: str) -> None:
+        self.db.execute("DELETE FROM meta WHERE key = ?", (key,))
+
     def set_meta(self, key: str, value: str) -> None:
         self.db.execute(
             "INSERT INTO meta (key, value) VALUES (?, ?) "
@@ -370,6 +373,10 @@ class Store:
             feed=feed,
         )
 
+    def sources(self) -> list[SourceState]:
+        names = [row[0] for row in self.db.execute("SELECT name FROM sources ORDER BY name")]
+        return [s for s in map(self.source, names) if s is not None]
+
     def put_source(self, state: SourceState) -> None:
         feed = None
         if state.feed is not None:
@@ -395,6 +402,42 @@ class Store:
 
     def delete_outputs(self, paths: Iterable[str]) -> None:
         self.db.executemany("DELETE FROM outputs WHERE path = ?", [(p,) for p in paths])
+
+
+def health_report(path: Path, *, rebuild_every: int, now: datetime) -> dict[str, Any]:
+    """What /healthz answers: age of the last successful build, last failure, each source."""
+    moment = now
+    report: dict[str, Any] = {"healthy": False, "last_build": None, "age_seconds": None,
+                              "last_failure": None, "sources": {}}
+    if not path.exists():
+        report["problem"] = "no build yet"
+        return report
+    store = Store(path)
+    try:
+        last = store.get_meta("last_success")
+        failure = store.get_meta("last_failure")
+        for state in store.sources():
+            report["sources"][state.name] = {
+                "status": state.last_status, "failures": state.failures,
+                "last_success": None if state.last_success is None
+                else from_epoch(state.last_success).isoformat(),
+                "next_due": from_epoch(state.next_due).isoformat(), "retired": state.retired,
+                "error": state.last_error or None,
+            }
+    finally:
+        store.close()
+    if failure is not None:
+        report["last_failure"] = json.loads(failure)
+    if last is not None:
+        age = int(moment.timestamp()) - int(last)
+        report["last_build"] = from_epoch(int(last)).isoformat()
+        report["age_seconds"] = age
+        report["healthy"] = failure is None and age <= 3 * rebuild_every
+        if age > 3 * rebuild_every:
+            report["problem"] = f"last successful build is older than 3 × {rebuild_every}s"
+    if failure is not None:
+        report["problem"] = "the last build failed"
+    return report
 
 
 def _file_record(row: tuple[Any, ...]) -> FileRecord:

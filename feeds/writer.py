@@ -10,10 +10,18 @@ part; a crash before `commit` leaves only temp files, swept next time.
 from __future__ import annotations
 
 import contextlib
+import gzip
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
+import brotli
+
+COMPRESSORS: dict[str, Callable[[bytes], bytes]] = {
+    ".gz": lambda data: gzip.compress(data, compresslevel=9, mtime=0),  # mtime=0: reproducible
+    ".br": lambda data: brotli.compress(data, quality=11),
+}
 FILE_MODE = 0o644
 DIR_MODE = 0o755
 TEMP_SUFFIX = ".feeds-tmp"
@@ -37,8 +45,21 @@ class Output:
             raise ValueError(f"refusing to write outside the output folder: {relative!r}")
         return path
 
-    def put(self, relative: str, data: bytes) -> bool:
-        """Stage `data` for `relative`; False (nothing staged) when the file already holds it."""
+    def put(self, relative: str, data: bytes, *, precompress: bool = False) -> bool:
+        """Stage `data` for `relative`; False (nothing staged) when the file already holds it.
+
+        With `precompress`, `relative.gz` and `relative.br` are staged beside it, so that a
+        server can send compressed bytes with their own ETag without compressing per request.
+        """
+        changed = self._stage(relative, data)
+        if precompress:
+            for suffix, compress in COMPRESSORS.items():
+                variant = relative + suffix
+                if changed or not self.target(variant).exists():
+                    self._stage(variant, compress(data))
+        return changed
+
+    def _stage(self, relative: str, data: bytes) -> bool:
         path = self.target(relative)
         if _holds(path, data):
             return False
@@ -59,11 +80,13 @@ class Output:
         return True
 
     def remove(self, relative: str) -> bool:
-        path = self.target(relative)
-        if not path.exists():
-            return False
-        self._removals.append(relative)
-        return True
+        """Stage the removal of `relative` and of its precompressed variants."""
+        found = False
+        for name in (relative, *(relative + suffix for suffix in COMPRESSORS)):
+            if self.target(name).exists():
+                self._removals.append(name)
+                found = True
+        return found
 
     @property
     def pending(self) -> list[str]:

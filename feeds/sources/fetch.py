@@ -176,6 +176,20 @@ _ACCEPT = (
 )
 
 
+def ping_hub(client: httpx.Client, hub: str, topics: Iterable[str]) -> list[str]:
+    """WebSub `hub.mode=publish` for each changed feed URL; returns the problems, if any."""
+    problems = []
+    for topic in topics:
+        try:
+            response = client.post(hub, data={"hub.mode": "publish", "hub.url": topic})
+        except httpx.HTTPError as exc:
+            problems.append(f"{topic}: {type(exc).__name__}: {exc}")
+            continue
+        if response.status_code >= 300:
+            problems.append(f"{topic}: hub answered HTTP {response.status_code}")
+    return problems
+
+
 # --- the fetch --------------------------------------------------------------------------
 
 
