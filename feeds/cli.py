@@ -179,6 +179,11 @@ def _build(cfg: config.Config, args: argparse.Namespace) -> int:
         print(file=sys.stderr)  # end the progress line
     for diagnostic in result.diagnostics:
         _say(diagnostic)
+    feeds = publish.changed_feed_urls(cfg, result.changed)
+    if cfg.websub_hub and feeds:
+        with httpx.Client(timeout=10, trust_env=False) as hub_client:
+            for problem in fetch.ping_hub(hub_client, cfg.websub_hub, feeds):
+                _say(Diagnostic("warning", cfg.websub_hub, f"WebSub ping failed: {problem}"))
     out = cfg.paths.output
     print(
         f"{result.published} entries published; {len(result.changed)} file(s) changed; "

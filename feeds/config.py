@@ -8,12 +8,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from feeds.errors import ConfigError
 from feeds.model import Diagnostic
-from feeds.text import fold, slugify
+from feeds.text import fold, is_http_url, slugify
 
 T = TypeVar("T")
 
@@ -403,8 +402,7 @@ def _check_nonempty(value: str) -> str | None:
 
 
 def _check_http_url(value: str) -> str | None:
-    parts = urlsplit(value.strip())
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    if not is_http_url(value.strip()):
         return f"must be an absolute http(s) URL with a scheme and host, not {value!r}"
     return None
 

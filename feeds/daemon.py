@@ -33,7 +33,6 @@ from feeds.writer import Output
 
 log = logging.getLogger("feeds")
 STOP_TIMEOUT = 8.0  # seconds a running job may take to finish after SIGTERM
-FEED_FILES = ("rss.xml", "atom.xml", "feed.json")
 
 
 def setup_logging() -> None:
@@ -59,12 +58,6 @@ def site_for(config: Config) -> Site:
         hub=config.websub_hub, max_age=min(300, config.rebuild_every),
         rebuild_every=config.rebuild_every,
     )
-
-
-def changed_feed_urls(config: Config, changed: list[str]) -> list[str]:
-    """The public URL of every feed whose bytes this build changed (not their .gz/.br)."""
-    return sorted(config.site.base_url + path for path in changed
-                  if path.rsplit("/", 1)[-1] in FEED_FILES)
 
 
 class Jobs:
@@ -97,7 +90,7 @@ class Jobs:
             log.warning("rebuild skipped: %s", exc.message)
             return None
         self._log(result.diagnostics)
-        feeds = changed_feed_urls(config, result.changed)
+        feeds = publish.changed_feed_urls(config, result.changed)
         log.info("rebuild: %d file(s) changed, %d feed(s): %s", len(result.changed), len(feeds),
                  " ".join(u.removeprefix(config.site.base_url) for u in feeds) or "-")
         if feeds and self.hub_client is not None:

@@ -27,6 +27,7 @@ from feeds.writer import Output
 RENDER_VERSION = "1"  # bump when rendering changes, so the next build re-renders everything
 FEED_FILES: dict[FeedFormat, str] = {"rss": "rss.xml", "atom": "atom.xml", "json": "feed.json"}
 INDEX_ENTRIES = 5
+MAX_SHIFT = 3600  # seconds a burst's first-seen times may be spread over
 
 
 @dataclass
@@ -120,6 +121,13 @@ def site_identity(
         prefix = f"tag:{host},{created.year}:"
     store.set_meta("id_prefix", prefix)
     return created, prefix, notes
+
+
+def changed_feed_urls(config: Config, changed: list[str]) -> list[str]:
+    """The public URL of every feed whose bytes a build changed (not their .gz/.br)."""
+    names = set(FEED_FILES.values())
+    return sorted(config.site.base_url + path for path in changed
+                  if path.rsplit("/", 1)[-1] in names)
 
 
 def feed_key(slug: str) -> str:
@@ -296,7 +304,9 @@ class _Run:
     def _publish(self, article: Article, seed: seeds.SeedFile) -> None:
         previous = self.store.entry_record(article.key)
         digest = entries.content_hash(article)
-        first_seen = seed.mtime_ns // 10**9
+        # First seen: the file's mtime, but never in the future (a skewed clock must not hold
+        # an article back).
+        first_seen = min(seed.mtime_ns // 10**9, to_epoch(self.now))
         if previous is None and article.date is None:
             first_seen = self._unique_second(first_seen)
         times = entries.reconcile_times(previous, article, digest, first_seen, self.now)
@@ -325,12 +335,16 @@ class _Run:
     def _unique_second(self, second: int) -> int:
         """A first-seen second no other entry has: files copied in one burst share an mtime
         second, and entries with equal times read as duplicates (the W3C validator warns on
-        equal atom:updated). The shift is one second per earlier file of the same burst."""
-        candidate = max(second, self.next_free.get(second, second))
+        equal atom:updated). The first file of a burst keeps its mtime second; each next one
+        takes the nearest free second before it (never after: a future time would hold the
+        article back). Beyond MAX_SHIFT seconds, equal times are kept."""
+        candidate = min(second, self.next_free.get(second, second))
         while candidate in self.taken or self.store.published_at(candidate):
-            candidate += 1
+            candidate -= 1
+            if second - candidate > MAX_SHIFT:
+                return second
         self.taken.add(candidate)
-        self.next_free[second] = candidate + 1
+        self.next_free[second] = candidate - 1
         return candidate
 
     def _unpublish(self, key: str, origin: str) -> None:

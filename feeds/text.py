@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from urllib.parse import urlsplit
 
 # XML 1.0 allows TAB, LF, CR, U+0020–U+D7FF, U+E000–U+FFFD, U+10000–U+10FFFF;
 # everything else (C0 controls, lone surrogates, U+FFFE/U+FFFF) is removed.
@@ -19,6 +20,27 @@ _RESERVED_SLUGS = frozenset(
     | {f"com{i}" for i in range(10)}
     | {f"lpt{i}" for i in range(10)}
 )
+
+
+def is_http_url(text: str) -> bool:
+    """An absolute http(s) URL with a real host: no spaces, a valid port, nothing odd."""
+    if not text or any(c.isspace() for c in text):
+        return False
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 (raises ValueError on a bad port)
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
+def is_quotation_mark(char: str) -> bool:
+    """ASCII quotes and every Unicode initial/final quote (“ ” ‘ ’ « » ‹ › „ …)."""
+    return char in "\"'„‚「」『』〝〞＂" or unicodedata.category(char) in ("Pi", "Pf")
+
+
+def collapse_spaces(text: str) -> str:
+    return _SPACE.sub(" ", text).strip()
 
 
 def xml_safe(text: str) -> str:

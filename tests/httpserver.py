@@ -22,6 +22,7 @@ class Reply:
 class Seen:
     path: str
     headers: dict[str, str]
+    body: bytes = b""
 
 
 Route = Callable[[Seen], Reply]
@@ -67,6 +68,18 @@ class FeedServer:
                 except (BrokenPipeError, ConnectionResetError):
                     self.close_connection = True
                 owner.bytes_sent[self.path] = owner.bytes_sent.get(self.path, 0) + sent
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", "0"))
+                seen = Seen(self.path, {k.lower(): v for k, v in self.headers.items()},
+                            self.rfile.read(length))
+                owner.seen.append(seen)
+                route = owner.routes.get(self.path.split("?")[0])
+                reply = route(seen) if route else Reply(404, b"not found")
+                self.send_response(reply.status)
+                self.send_header("Content-Length", str(len(reply.body)))
+                self.end_headers()
+                self.wfile.write(reply.body)
 
             def log_message(self, format: str, *args: object) -> None:
                 pass

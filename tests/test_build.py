@@ -242,7 +242,8 @@ def test_burst_of_files_gets_distinct_first_seen_seconds(project: Path) -> None:
     parsed = feedparser.parse((project / "output" / "kampus" / "atom.xml").read_bytes())
     updated = [e.updated for e in parsed.entries]
     assert len(set(updated)) == len(updated) == 5
-    assert min(updated) == same.isoformat()
+    assert max(updated) == same.isoformat()
+    assert min(updated) == (same - timedelta(seconds=4)).isoformat()
 
 
 def test_feed_lists_newest_first_and_at_most_items_per_feed(project: Path) -> None:

@@ -35,7 +35,7 @@ from feeds.model import (
     Section,
     Tag,
 )
-from feeds.text import fold, slugify, xml_safe
+from feeds.text import collapse_spaces, fold, is_http_url, is_quotation_mark, slugify, xml_safe
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _BULLET = re.compile(r"^[-*•–]\s+(?P<text>\S.*)$")
@@ -43,7 +43,6 @@ _NUMBERED = re.compile(r"^(?P<n>\d+)[.)]\s+(?P<text>\S.*)$")
 _ITEM_LABEL = re.compile(r"^(?P<label>[^:.;!?]{1,60}?)\s*:\s+(?P<text>\S.*)$")
 _SENTENCE_END = ".,;:!?…"
 _CLOSERS = "\"'”’»)]}›"
-_OPENING_QUOTES = "\"'“‘«„‚‹"
 _LABEL_LINE = re.compile(
     r"^(baca\s+juga|lihat\s+juga|simak\s+juga|foto|video|editor|penulis|reporter|pewarta|"
     r"redaktur|kontributor|sumber|source|read\s+also|see\s+also|photo|writer|author|"
@@ -120,7 +119,8 @@ def parse(path: str, data: bytes, rules: Rules) -> tuple[Article, list[Diagnosti
     raw_lines = _LINE_BREAK.split(text)
     header, body_start = _split_header(path, raw_lines)
     fields = _read_header(path, header, rules, diagnostics) if header is not None else {}
-    lines = [line.strip() for line in raw_lines[body_start:]]
+    # Runs of spaces inside a line mean nothing either (as in HTML): one space each.
+    lines = [collapse_spaces(line) for line in raw_lines[body_start:]]
     lines = [line for line in lines if line]
     if not lines:
         raise ArticleError(path, "no section line and no title line")
@@ -231,7 +231,13 @@ def _header_value(path: str, key: str, value: object, rules: Rules) -> object:
         return ArticleError(path, f"header: {key}: {problem}")
 
     if key in ("author", "tags"):
-        items = value if isinstance(value, list) else str(_text(value, fail)).split(",")
+        # A plain author is one name ("Dr. Budi Santoso, M.Si."); plain tags may be "a, b".
+        if isinstance(value, list):
+            items = value
+        elif key == "author":
+            items = [_text(value, fail)]
+        else:
+            items = _text(value, fail).split(",")
         names = tuple(n.strip() for n in (_text(i, fail) for i in items) if n.strip())
         if key == "author":
             return names
@@ -247,8 +253,7 @@ def _header_value(path: str, key: str, value: object, rules: Rules) -> object:
     if key in ("date", "updated"):
         return _parse_date(text, rules.zone, fail) if text else None
     if key in ("image", "link", "source_url"):
-        parts = urlsplit(text)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
+        if not is_http_url(text):
             raise fail(f"must be an absolute http(s) URL, not {text!r}")
         return text
     if key == "lang":
@@ -341,7 +346,7 @@ def _is_candidate(line: str) -> bool:
         return False
     if last in _CLOSERS and len(line) > 1 and line[-2] in _SENTENCE_END:
         return False
-    return line[0] not in _OPENING_QUOTES and not _LABEL_LINE.match(line)
+    return not is_quotation_mark(line[0]) and not _LABEL_LINE.match(line)
 
 
 def _list_item(text: str) -> ListItem:
