@@ -10,6 +10,7 @@ back to the site's language. Accuracy is measured in tests/test_lang.py.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable
 
 _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?")
@@ -80,11 +81,12 @@ def recognize(text: str, candidates: Iterable[str], default: str) -> str:
     known = [p for p in by_primary if p in _STOPWORDS]
     if not known:
         return default
-    words = [w.lower() for w in _WORD.findall(text[:4000])]
-    if len(words) < MIN_WORDS:
+    counts = Counter(w.lower() for w in _WORD.findall(text[:2000]))
+    if counts.total() < MIN_WORDS:
         return default
     scores = sorted(
-        ((sum(w in _STOPWORDS[p] for w in words), p) for p in known), reverse=True
+        ((sum(n for w, n in counts.items() if w in _STOPWORDS[p]), p) for p in known),
+        reverse=True,
     )
     best, best_lang = scores[0]
     runner_up = scores[1][0] if len(scores) > 1 else 0

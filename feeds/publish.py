@@ -123,6 +123,27 @@ def site_identity(
     return created, prefix, notes
 
 
+def _fold_notices(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    """One line per distinct notice ("unknown section 'Budaya'") however many files share it."""
+    first: dict[str, int] = {}
+    counts: dict[str, int] = {}
+    kept: list[Diagnostic] = []
+    for diagnostic in diagnostics:
+        if diagnostic.level != "notice":
+            kept.append(diagnostic)
+            continue
+        counts[diagnostic.message] = counts.get(diagnostic.message, 0) + 1
+        if diagnostic.message not in first:
+            first[diagnostic.message] = len(kept)
+            kept.append(diagnostic)
+    for message, index in first.items():
+        if counts[message] > 1:
+            where = kept[index].where
+            kept[index] = Diagnostic("notice", where,
+                                     f"{message} (and in {counts[message] - 1} more file(s))")
+    return kept
+
+
 def changed_feed_urls(config: Config, changed: list[str]) -> list[str]:
     """The public URL of every feed whose bytes a build changed (not their .gz/.br)."""
     names = set(FEED_FILES.values())
@@ -166,6 +187,7 @@ class _Run:
         self.file_keys: dict[str, str | None] = {}
         self.progress: Callable[[int, int], None] | None = None
         self.taken: set[int] = set()
+        self.rendered: set[str] = set()  # pages written in a full build, not to write twice
         self.next_free: dict[int, int] = {}
         seeds_folder = config.paths.seeds
         self.seeds_label = (
@@ -210,10 +232,12 @@ class _Run:
                 self._write_page(entry)
         if self.full:
             for entry in self.store.live_entries(self.now):
-                self._write_page(entry)
+                if entry.key not in self.rendered:
+                    self._write_page(entry)
         if self.output is not None:
             self._write_feeds()
             self.store.set_meta("last_build", str(to_epoch(self.now)))
+        self.result.diagnostics = _fold_notices(self.result.diagnostics)
         self.result.published = self.store.count(self.now)
         self.result.next_due = self.store.next_due(self.now)
         return self.result
@@ -379,6 +403,8 @@ class _Run:
     def _write_page(self, entry: Entry) -> None:
         if entry.page is None or self.output is None:
             return
+        if self.full:
+            self.rendered.add(entry.key)
         section_feed = self.feed_info(f"section:{entry.section.slug}", entry.section.name, ())
         self._put(entry.page, pages.article_page(self.page_site, entry, section_feed), "page")
 

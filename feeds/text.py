@@ -40,7 +40,7 @@ def is_quotation_mark(char: str) -> bool:
 
 
 def collapse_spaces(text: str) -> str:
-    return _SPACE.sub(" ", text).strip()
+    return " ".join(text.split())
 
 
 def xml_safe(text: str) -> str:
@@ -50,6 +50,8 @@ def xml_safe(text: str) -> str:
 
 def fold(text: str) -> str:
     """Case- and accent-insensitive key: 'Ékonomi ' and 'ekonomi' fold alike."""
+    if text.isascii():
+        return _SPACE.sub(" ", text.strip().lower())
     decomposed = unicodedata.normalize("NFKD", text.strip().casefold())
     stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
     return _SPACE.sub(" ", stripped)

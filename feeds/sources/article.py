@@ -69,6 +69,7 @@ _HEADER_KEYS = frozenset(
     {"id", "date", "updated", "author", "tags", "summary", "image", "link", "lang", "source",
      "source_url", "draft"}
 )
+_YAML_LOADER = getattr(yaml, "CBaseLoader", yaml.BaseLoader)
 _TRUE = frozenset({"true", "yes", "on", "1"})
 _FALSE = frozenset({"false", "no", "off", "0", ""})
 
@@ -206,8 +207,9 @@ def _read_header(
     path: str, header: str, rules: Rules, diagnostics: list[Diagnostic]
 ) -> dict[str, Any]:
     try:
-        # BaseLoader: every scalar stays text (`id: 2026-01-14`, `lang: no`), no tags run.
-        raw = yaml.load(header, Loader=yaml.BaseLoader)  # noqa: S506
+        # BaseLoader: every scalar stays text (`id: 2026-01-14`, `lang: no`), no tags run;
+        # libyaml's C version when PyYAML has it (10× faster at archive scale).
+        raw = yaml.load(header, Loader=_YAML_LOADER)  # noqa: S506
     except yaml.YAMLError as exc:
         problem = str(exc).replace("\n", " ")
         raise ArticleError(path, f"malformed header: {problem}") from None
