@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable
+import multiprocessing
+import os
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from feeds import __version__, builder, entries, jsonfeed, pages
@@ -24,6 +27,7 @@ from feeds.sources import seeds
 from feeds.store import EntryRecord, FileRecord, Store, from_epoch, to_epoch
 from feeds.writer import Output
 
+PARALLEL_FROM = 2000  # changed files; below this, starting worker processes does not pay
 RENDER_VERSION = "1"  # bump when rendering changes, so the next build re-renders everything
 FEED_FILES: dict[FeedFormat, str] = {"rss": "rss.xml", "atom": "atom.xml", "json": "feed.json"}
 INDEX_ENTRIES = 5
@@ -123,6 +127,51 @@ def site_identity(
     return created, prefix, notes
 
 
+# --- parsing, in worker processes for large builds ---------------------------------------
+
+Parsed = tuple[Article | None, list[Diagnostic], str | None]  # article, notes, or a problem
+_worker_rules: article_reader.Rules | None = None
+
+
+def _init_worker(rules: article_reader.Rules) -> None:
+    global _worker_rules
+    _worker_rules = rules
+
+
+def _parse_one(job: tuple[str, str, str]) -> Parsed:
+    root, label, path = job
+    assert _worker_rules is not None
+    where = f"{label}/{path}"
+    try:
+        data = Path(root, path).read_bytes()
+        article, notes = article_reader.parse(where, data, _worker_rules)
+    except ArticleError as exc:
+        return None, [], exc.message
+    except OSError as exc:
+        return None, [], f"cannot read: {exc.strerror or exc}"
+    return article, notes, None
+
+
+def _merge(
+    found: Iterable[seeds.SeedFile], records: Iterable[FileRecord]
+) -> Iterator[tuple[seeds.SeedFile | None, FileRecord | None]]:
+    """Pair two path-sorted streams: (file, its record), (new file, None), (None, gone)."""
+    record_iter = iter(records)
+    record = next(record_iter, None)
+    for seed in found:
+        while record is not None and record.path < seed.path:
+            yield None, record
+            record = next(record_iter, None)
+        if record is not None and record.path == seed.path:
+            yield seed, record
+            record = next(record_iter, None)
+        else:
+            yield seed, None
+    while record is not None:
+        yield None, record
+        record = next(record_iter, None)
+
+
 def _fold_notices(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
     """One line per distinct notice ("unknown section 'Budaya'") however many files share it."""
     first: dict[str, int] = {}
@@ -184,7 +233,6 @@ class _Run:
         self.output = output
         self.site = config.site
         self.rules = article_reader.Rules.from_config(config)
-        self.file_keys: dict[str, str | None] = {}
         self.progress: Callable[[int, int], None] | None = None
         self.taken: set[int] = set()
         self.rendered: set[str] = set()  # pages written in a full build, not to write twice
@@ -243,58 +291,75 @@ class _Run:
         return self.result
 
     def _reconcile_articles(self) -> None:
-        known = self.store.files()
-        self.file_keys = {path: record.key for path, record in known.items()}
-        found = seeds.scan(self.config.paths.seeds)
-        present = {f.path for f in found}
-        claimed: dict[str, str] = {}
-        # Oldest first: the first claimant of an id keeps it, and first-seen times keep file order.
-        for seed in sorted(found, key=lambda f: (f.mtime_ns, f.path)):
-            record = known.pop(seed.path, None)
-            unchanged = (
+        """Merge the sorted scan of seeds/ with the sorted file records: one stat per file,
+        nothing read or held in memory for files that did not change."""
+        changed: list[tuple[seeds.SeedFile, FileRecord | None]] = []
+        deleted: list[FileRecord] = []
+        for seed, record in _merge(seeds.scan(self.config.paths.seeds), self.store.iter_files()):
+            if seed is None:
+                assert record is not None
+                deleted.append(record)
+            elif (
                 record is not None
+                and not self.reread
                 and (record.size, record.mtime_ns, record.inode)
                 == (seed.size, seed.mtime_ns, seed.inode)
-            )
-            if unchanged and not self.reread:
-                assert record is not None
+            ):
                 self.result.diagnostics.extend(record.diagnostics)
-                if record.key is not None:
-                    claimed[record.key] = seed.path
-                continue
-            self._read(seed, record, present, claimed)
-        for path, record in sorted(known.items()):
-            self.store.delete_file(path)
-            if record.key is not None and claimed.get(record.key) is None:
-                self._unpublish(record.key, f"seeds:{path}")
+            else:
+                changed.append((seed, record))
+        # Oldest first: the first claimant of an id keeps it, and first-seen times keep file order.
+        changed.sort(key=lambda pair: (pair[0].mtime_ns, pair[0].path))
+        claimed: dict[str, str] = {}  # key -> path, for the files read in this build
+        for done, (seed, record, outcome) in enumerate(self._parse_all(changed), 1):
+            if self.progress is not None and done % 500 == 0:
+                self.progress(done, len(changed))
+            self._accept(seed, record, outcome, claimed)
+        for record in deleted:
+            self.store.delete_file(record.path)
+            if record.key is not None and record.key not in claimed:
+                self._unpublish(record.key, f"seeds:{record.path}")
 
-    def _read(
+    def _parse_all(
+        self, changed: list[tuple[seeds.SeedFile, FileRecord | None]]
+    ) -> Iterator[tuple[seeds.SeedFile, FileRecord | None, Parsed]]:
+        """Parse the changed files, on every core when there are enough of them to pay."""
+        root = str(self.config.paths.seeds)
+        jobs = [(root, self.seeds_label, seed.path) for seed, _ in changed]
+        if len(jobs) < PARALLEL_FROM or (os.cpu_count() or 1) < 2:
+            _init_worker(self.rules)
+            results: Iterable[Parsed] = map(_parse_one, jobs)
+            for (seed, record), parsed in zip(changed, results, strict=True):
+                yield seed, record, parsed
+            return
+        context = multiprocessing.get_context("forkserver")  # no fork() of a threaded daemon
+        with context.Pool(os.cpu_count(), initializer=_init_worker,
+                          initargs=(self.rules,)) as pool:
+            results = pool.imap(_parse_one, jobs, chunksize=64)
+            for (seed, record), parsed in zip(changed, results, strict=True):
+                yield seed, record, parsed
+
+    def _accept(
         self,
         seed: seeds.SeedFile,
         record: FileRecord | None,
-        present: set[str],
+        parsed: Parsed,
         claimed: dict[str, str],
     ) -> None:
         self.result.articles_read += 1
-        if self.progress is not None and self.result.articles_read % 500 == 0:
-            self.progress(self.result.articles_read, len(present))
         where = f"{self.seeds_label}/{seed.path}"
         owned = record.key if record is not None else None
-        try:
-            data = (self.config.paths.seeds / seed.path).read_bytes()
-            article, notes = article_reader.parse(where, data, self.rules)
-            other = self._owner(article.key, seed.path, present, claimed)
+        article, notes, problem = parsed
+        if article is not None:
+            other = self._owner(article.key, seed.path, claimed)
             if other is not None:
-                raise ArticleError(
-                    where, f"id {article.key!r} is already used by seeds/{other}; rename one file"
-                )
-        except (ArticleError, OSError) as exc:
-            message = exc.message if isinstance(exc, ArticleError) else f"cannot read: {exc}"
-            diagnostic = Diagnostic("error", where, message)
+                problem = f"id {article.key!r} is already used by seeds/{other}; rename one file"
+        if article is None or problem is not None:
+            diagnostic = Diagnostic("error", where, problem or "unreadable")
             self.result.diagnostics.append(diagnostic)
             if owned is not None:
                 claimed.setdefault(owned, seed.path)  # its last good version stays published
-            if "already used by" not in message:
+            if "already used by" not in (problem or ""):
                 self.store.put_file(
                     FileRecord(seed.path, seed.size, seed.mtime_ns, seed.inode, owned,
                                (diagnostic,))
@@ -309,9 +374,7 @@ class _Run:
         )
         self._publish(article, seed)
 
-    def _owner(
-        self, key: str, path: str, present: set[str], claimed: dict[str, str]
-    ) -> str | None:
+    def _owner(self, key: str, path: str, claimed: dict[str, str]) -> str | None:
         """The other file that already owns `key`, if any: the first claimant keeps it."""
         if claimed.get(key, path) != path:
             return claimed[key]
@@ -319,11 +382,10 @@ class _Run:
         if previous is None or not previous.origin.startswith("seeds:"):
             return None
         other = previous.origin.removeprefix("seeds:")
-        return other if other != path and other in present and other not in claimed.values() \
-            and self._still_owns(other, key) else None
-
-    def _still_owns(self, path: str, key: str) -> bool:
-        return self.file_keys.get(path) == key
+        if other == path or not (self.config.paths.seeds / other).is_file():
+            return None
+        record = self.store.file(other)
+        return other if record is not None and record.key == key else None
 
     def _publish(self, article: Article, seed: seeds.SeedFile) -> None:
         previous = self.store.entry_record(article.key)

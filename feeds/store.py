@@ -189,11 +189,20 @@ class Store:
 
     # --- files -----------------------------------------------------------------------
 
-    def files(self) -> dict[str, FileRecord]:
-        rows = self.db.execute(
-            "SELECT path, size, mtime_ns, inode, key, diagnostics FROM files"
-        ).fetchall()
-        return {row[0]: _file_record(row) for row in rows}
+    def iter_files(self) -> Iterator[FileRecord]:
+        """Every file record in path order (byte order, as Python sorts str), streamed."""
+        cursor = self.db.execute(
+            "SELECT path, size, mtime_ns, inode, key, diagnostics FROM files ORDER BY path"
+        )
+        for row in cursor:
+            yield _file_record(row)
+
+    def file(self, path: str) -> FileRecord | None:
+        row = self.db.execute(
+            "SELECT path, size, mtime_ns, inode, key, diagnostics FROM files WHERE path = ?",
+            (path,),
+        ).fetchone()
+        return None if row is None else _file_record(row)
 
     def put_file(self, record: FileRecord) -> None:
         diagnostics = json.dumps([[d.level, d.where, d.message] for d in record.diagnostics])

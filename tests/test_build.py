@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import feedparser
+import pytest
 
 from feeds import config, publish
 from feeds.store import Store
@@ -264,3 +266,32 @@ def test_check_writes_nothing(project: Path) -> None:
     store.close()
     assert result.articles_read == 1
     assert not (project / "output").exists()
+
+
+def test_parallel_parse_gives_the_same_output(project: Path, tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    for i in range(40):
+        write_article(project, f"p/{i:02}.txt", ARTICLE.replace("Awal", f"Nomor {i}"),
+                      WRITTEN + timedelta(minutes=i))
+    write_article(project, "p/rusak.txt", "Kampus\n")
+    serial = build(project)
+    before = {k: v[0] for k, v in snapshot(project / "output").items()}
+    shutil.rmtree(project / "output")
+    shutil.rmtree(project / "state")
+    monkeypatch.setattr(publish, "PARALLEL_FROM", 5)
+    parallel = build(project)
+    assert {k: v[0] for k, v in snapshot(project / "output").items()} == before
+    assert [str(d) for d in parallel.diagnostics] == [str(d) for d in serial.diagnostics]
+    assert parallel.articles_read == 42
+
+
+def test_scan_is_in_path_order_so_it_merges_with_the_state(tmp_path: Path) -> None:
+    from feeds.sources.seeds import scan
+
+    for name in ("a.txt", "a/b.txt", "a-b.txt", "a/.hidden.txt", "Z.txt", "b/c/d.txt", "b.txt~",
+                 ".x/y.txt", "ä.txt"):
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("x")
+    paths = [f.path for f in scan(tmp_path)]
+    assert paths == sorted(paths) == ["Z.txt", "a-b.txt", "a.txt", "a/b.txt", "b/c/d.txt", "ä.txt"]

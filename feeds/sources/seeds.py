@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,24 +21,31 @@ def is_article_name(name: str) -> bool:
     return not name.startswith(".") and name.lower().endswith(".txt") and len(name) > 4
 
 
-def scan(root: Path) -> list[SeedFile]:
-    """Every article file, sorted by path; hidden folders are skipped, links to folders too."""
-    found: list[SeedFile] = []
-    pending = [root]
-    while pending:
-        folder = pending.pop()
-        try:
-            entries = list(os.scandir(folder))
-        except FileNotFoundError:
-            continue
-        for item in entries:
-            if item.name.startswith("."):
-                continue
-            if item.is_dir(follow_symlinks=False):
-                pending.append(Path(item.path))
-            elif is_article_name(item.name) and item.is_file():
-                st = item.stat()
-                rel = Path(item.path).relative_to(root).as_posix()
-                found.append(SeedFile(rel, st.st_size, st.st_mtime_ns, st.st_ino))
-    found.sort(key=lambda f: f.path)
-    return found
+def scan(root: Path) -> Iterator[SeedFile]:
+    """Every article file in path order, streamed (one folder listing in memory at a time).
+
+    Hidden files and folders are skipped, and so are links to folders (loops). A folder
+    sorts as its name plus `/`, so the order is exactly that of the sorted relative paths,
+    which lets the build merge it with the state's records without holding either."""
+    yield from _walk(root, "")
+
+
+def _walk(folder: Path, prefix: str) -> Iterator[SeedFile]:
+    try:
+        with os.scandir(folder) as listing:
+            items = [i for i in listing if not i.name.startswith(".")]
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    keyed = []
+    for item in items:
+        if item.is_dir(follow_symlinks=False):
+            keyed.append((item.name + "/", item))
+        elif is_article_name(item.name):
+            keyed.append((item.name, item))
+    keyed.sort(key=lambda pair: pair[0])
+    for name, item in keyed:
+        if name.endswith("/"):
+            yield from _walk(Path(item.path), prefix + name)
+        elif item.is_file():
+            st = item.stat()
+            yield SeedFile(prefix + name, st.st_size, st.st_mtime_ns, st.st_ino)
