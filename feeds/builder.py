@@ -10,42 +10,18 @@ explicitly, so the output never carries the clock.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
 
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.feed import FeedGenerator
 from lxml import etree
 
 from feeds import __version__
-from feeds.model import Entry
+from feeds.model import Entry, FeedInfo
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 DC_NS = "http://purl.org/dc/elements/1.1/"
 GENERATOR_NAME = "feeds"
 GENERATOR_URI = "https://pypi.org/project/feedgen/"
-
-
-@dataclass(frozen=True, slots=True)
-class FeedInfo:
-    """One feed's own metadata; `folder` is '' for all sections, 'S/' or 'tags/T/'."""
-
-    key: str
-    folder: str
-    title: str
-    description: str
-    language: str
-    feed_id: str
-    base_url: str
-    updated: datetime
-    hub: str = ""
-
-    def url(self, filename: str) -> str:
-        return f"{self.base_url}{self.folder}{filename}"
-
-    @property
-    def home(self) -> str:
-        return f"{self.base_url}{self.folder}"
 
 
 def rss(info: FeedInfo, entries: Sequence[Entry]) -> bytes:

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import httpx
 
@@ -23,6 +23,9 @@ from feeds.model import Diagnostic, FeedFormat
 from feeds.sources import fetch
 from feeds.store import Store
 from feeds.writer import Output
+
+if TYPE_CHECKING:
+    import httpx
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_LOCKED = 0, 1, 2, 3
 
@@ -118,6 +121,7 @@ def _open_store(cfg: config.Config, *, create: bool) -> Store:
 
 
 def _client(cfg: config.Config) -> httpx.Client:
+
     limits = fetch.Limits(timeout=cfg.fetch.timeout, max_bytes=cfg.fetch.max_bytes)
     return fetch.make_client(
         user_agent=f"feeds/{__version__} (+{cfg.site.base_url})",
@@ -127,6 +131,7 @@ def _client(cfg: config.Config) -> httpx.Client:
 
 
 def _run_pull(cfg: config.Config, store: Store, names: tuple[str, ...] | None, force: bool) -> int:
+
     with _client(cfg) as client:
         result = pull.pull(cfg, store, client, _now(), names=names, force=force)
     for diagnostic in result.diagnostics:
@@ -154,6 +159,7 @@ def _pull(cfg: config.Config, args: argparse.Namespace) -> int:
 
 
 def _sources(cfg: config.Config, args: argparse.Namespace) -> int:
+
     store = _open_store(cfg, create=False)
     try:
         sys.stdout.write(pull.health_table(cfg, store, _now()))
@@ -181,6 +187,10 @@ def _build(cfg: config.Config, args: argparse.Namespace) -> int:
         _say(diagnostic)
     feeds = publish.changed_feed_urls(cfg, result.changed)
     if cfg.websub_hub and feeds:
+        import httpx
+
+        from feeds.sources import fetch
+
         with httpx.Client(timeout=10, trust_env=False) as hub_client:
             for problem in fetch.ping_hub(hub_client, cfg.websub_hub, feeds):
                 _say(Diagnostic("warning", cfg.websub_hub, f"WebSub ping failed: {problem}"))

@@ -1,6 +1,6 @@
 """Pure: entries → JSON Feed 1.1 bytes, written with `json` (feedgen has no JSON Feed).
 
-Attribution travels in the `_source` extension (docs/json-feed.md, and index.html#json-source):
+Attribution travels in the `_source` extension (docs/formats.md, and index.html#json-source):
 `{"about": …, "name": outlet, "url": outlet URL or null, "feed_url": …}`.
 """
 
@@ -11,8 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from feeds.builder import FeedInfo
-from feeds.model import Entry
+from feeds.model import Entry, FeedInfo
 
 VERSION = "https://jsonfeed.org/version/1.1"
 

@@ -150,3 +150,25 @@ class Entry:
     def feed_keys(self) -> tuple[str, ...]:
         """Every feed this entry appears in: all, its section, each tag."""
         return ("all", f"section:{self.section.slug}", *(f"tag:{t.slug}" for t in self.tags))
+
+
+@dataclass(frozen=True, slots=True)
+class FeedInfo:
+    """One feed's own metadata; `folder` is '' for all sections, 'S/' or 'tags/T/'."""
+
+    key: str
+    folder: str
+    title: str
+    description: str
+    language: str
+    feed_id: str
+    base_url: str
+    updated: datetime
+    hub: str = ""
+
+    def url(self, filename: str) -> str:
+        return f"{self.base_url}{self.folder}{filename}"
+
+    @property
+    def home(self) -> str:
+        return f"{self.base_url}{self.folder}"

@@ -9,8 +9,7 @@ from datetime import datetime
 from html import escape
 from zoneinfo import ZoneInfo
 
-from feeds.builder import FeedInfo
-from feeds.model import Entry
+from feeds.model import Entry, FeedInfo
 
 FORMATS = (
     ("rss.xml", "application/rss+xml", "RSS"),

@@ -161,6 +161,11 @@ class Store:
     def close(self) -> None:
         self.db.close()
 
+    def checkpoint(self) -> None:
+        """Fold the write-ahead log into the database and truncate it (after large builds:
+        a WAL of hundreds of MB slows every later read)."""
+        self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
     def begin(self) -> None:
         self.db.execute("BEGIN IMMEDIATE")
 
@@ -315,22 +320,35 @@ class Store:
         return None if row[0] is None else from_epoch(row[0])
 
     def sections(self, now: datetime) -> dict[str, str]:
-        """Slug → name of every section with a published entry."""
-        rows = self.db.execute(
-            "SELECT section, MIN(section_name) FROM entries WHERE live = 1 AND published <= ? "
-            "GROUP BY section",
-            (to_epoch(now),),
-        )
-        return {row[0]: row[1] for row in rows}
+        """Slug → name of every section with a published entry.
+
+        Per distinct section, one indexed probe: a GROUP BY over the whole table cost 0.4 s
+        at 100,000 entries."""
+        cutoff = to_epoch(now)
+        found = {}
+        for (slug,) in self.db.execute("SELECT DISTINCT section FROM entries").fetchall():
+            row = self.db.execute(
+                "SELECT section_name FROM entries WHERE section = ? AND live = 1 "
+                "AND published <= ? LIMIT 1",
+                (slug, cutoff),
+            ).fetchone()
+            if row is not None:
+                found[slug] = row[0]
+        return found
 
     def tags(self, now: datetime) -> dict[str, str]:
-        """Slug → name of every tag with a published entry."""
-        rows = self.db.execute(
-            "SELECT t.tag, MIN(t.tag_name) FROM entry_tags t JOIN entries e ON e.key = t.key "
-            "WHERE e.live = 1 AND e.published <= ? GROUP BY t.tag",
-            (to_epoch(now),),
-        )
-        return {row[0]: row[1] for row in rows}
+        """Slug → name of every tag with a published entry (one indexed probe per tag)."""
+        cutoff = to_epoch(now)
+        found = {}
+        for (slug,) in self.db.execute("SELECT DISTINCT tag FROM entry_tags").fetchall():
+            row = self.db.execute(
+                "SELECT t.tag_name FROM entry_tags t JOIN entries e ON e.key = t.key "
+                "WHERE t.tag = ? AND e.live = 1 AND e.published <= ? LIMIT 1",
+                (slug, cutoff),
+            ).fetchone()
+            if row is not None:
+                found[slug] = row[0]
+        return found
 
     def count(self, now: datetime) -> int:
         row = self.db.execute(
@@ -450,7 +468,7 @@ def health_report(path: Path, *, rebuild_every: int, now: datetime) -> dict[str,
 
 
 def _file_record(row: tuple[Any, ...]) -> FileRecord:
-    diagnostics = tuple(Diagnostic(*item) for item in json.loads(row[5]))
+    diagnostics = () if row[5] == "[]" else tuple(Diagnostic(*i) for i in json.loads(row[5]))
     return FileRecord(row[0], row[1], row[2], row[3], row[4], diagnostics)
 
 
