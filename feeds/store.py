@@ -54,7 +54,7 @@ CREATE TABLE IF NOT EXISTS entries (
 );
 CREATE INDEX IF NOT EXISTS entries_by_canonical ON entries (canonical);
 CREATE INDEX IF NOT EXISTS entries_by_time ON entries (live, published DESC, key);
-CREATE INDEX IF NOT EXISTS entries_by_published ON entries (published);
+DROP INDEX IF EXISTS entries_by_published;
 CREATE INDEX IF NOT EXISTS entries_by_section ON entries (section, live, published DESC, key);
 CREATE TABLE IF NOT EXISTS entry_tags (
     tag TEXT NOT NULL,
@@ -264,7 +264,11 @@ class Store:
 
     def published_at(self, second: int) -> bool:
         """Whether some entry is already published at exactly this second."""
-        row = self.db.execute("SELECT 1 FROM entries WHERE published = ? LIMIT 1", (second,))
+        # `live IN (0, 1)` lets the (live, published) index answer: one index fewer to
+        # maintain on every insert.
+        row = self.db.execute(
+            "SELECT 1 FROM entries WHERE live IN (0, 1) AND published = ? LIMIT 1", (second,)
+        )
         return row.fetchone() is not None
 
     def set_live(self, key: str, live: bool) -> None:
@@ -287,8 +291,10 @@ class Store:
             )
             args = (name, cutoff, limit)
         else:
+            # CROSS JOIN fixes the join order: walk the tag's index newest first and stop at
+            # `limit` (the planner otherwise scanned every entry by time: 38 ms at 100,000).
             sql = (
-                "SELECT e.data FROM entry_tags t JOIN entries e ON e.key = t.key "
+                "SELECT e.data FROM entry_tags t CROSS JOIN entries e ON e.key = t.key "
                 "WHERE t.tag = ? AND e.live = 1 AND e.published <= ? "
                 "ORDER BY t.published DESC, t.key LIMIT ?"
             )
@@ -342,7 +348,7 @@ class Store:
         found = {}
         for (slug,) in self.db.execute("SELECT DISTINCT tag FROM entry_tags").fetchall():
             row = self.db.execute(
-                "SELECT t.tag_name FROM entry_tags t JOIN entries e ON e.key = t.key "
+                "SELECT t.tag_name FROM entry_tags t CROSS JOIN entries e ON e.key = t.key "
                 "WHERE t.tag = ? AND e.live = 1 AND e.published <= ? LIMIT 1",
                 (slug, cutoff),
             ).fetchone()
