@@ -295,3 +295,42 @@ def test_scan_is_in_path_order_so_it_merges_with_the_state(tmp_path: Path) -> No
         path.write_text("x")
     paths = [f.path for f in scan(tmp_path)]
     assert paths == sorted(paths) == ["Z.txt", "a-b.txt", "a.txt", "a/b.txt", "b/c/d.txt", "ä.txt"]
+
+
+def test_no_op_rebuild_opens_no_article_file(project: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    for i in range(5):
+        write_article(project, f"n/{i}.txt", ARTICLE.replace("Awal", f"No {i}"))
+    build(project)
+    seeds_folder = str(project / "seeds")
+    opened: list[str] = []
+    real_open = open
+
+    def watching_open(file: object, *args: object, **kwargs: object) -> object:
+        if str(file).startswith(seeds_folder):
+            opened.append(str(file))
+        return real_open(file, *args, **kwargs)  # type: ignore[call-overload]
+
+    monkeypatch.setattr("builtins.open", watching_open)
+    monkeypatch.setattr("io.open", watching_open)
+    before = snapshot(project / "output")
+    result = build(project, NOW + timedelta(hours=1))
+    assert opened == [] and result.articles_read == 0
+    assert result.changed == [] and snapshot(project / "output") == before
+
+
+def test_one_changed_article_rewrites_only_the_feeds_that_contain_it(project: Path) -> None:
+    write_article(project, "kampus-a.txt", "---\ntags: [wisuda]\n---\n" + ARTICLE)
+    write_article(project, "ekonomi-b.txt", ARTICLE.replace("Kampus\n", "Ekonomi\n"))
+    build(project)
+    write_article(project, "kampus-a.txt", "---\ntags: [wisuda]\n---\n"
+                  + ARTICLE.replace("Awal", "Diperbarui"), WRITTEN + timedelta(hours=1))
+    result = build(project, NOW + timedelta(hours=1))
+    folders = {path.rsplit("/", 1)[0] if "/" in path else "" for path in result.changed}
+    assert folders == {"", "kampus", "tags/wisuda", "articles"}
+    assert "articles/kampus-a.html" in result.changed
+    assert not any(p.startswith(("ekonomi/", "international/")) for p in result.changed)
+    top = {p for p in result.changed if "/" not in p}
+    assert top <= {"rss.xml", "atom.xml", "feed.json", "index.html", "feeds.opml",
+                   "rss.xml.gz", "rss.xml.br", "atom.xml.gz", "atom.xml.br", "feed.json.gz",
+                   "feed.json.br", "index.html.gz", "index.html.br"}

@@ -381,3 +381,28 @@ def test_too_many_redirects_is_an_error() -> None:
     )
     with pytest.raises(Exception, match="more than 5 redirects"):
         fetch.fetch(client, "https://x.example/feed", fetch.Validators(), fetch.Limits(), now=NOW)
+
+
+def test_pull_all_exits_1_naming_the_failed_source_and_stores_the_others(
+    tmp_path: Path, server: FeedServer
+) -> None:
+    import subprocess
+    import sys
+
+    server.routes["/ok"] = lambda seen: Reply(200, RSS)
+    server.routes["/down"] = lambda seen: Reply(500, b"down")
+    setup(tmp_path, server, [source(server, "baik", "/ok"), source(server, "rusak", "/down")])
+    feeds = Path(sys.executable).parent / "feeds"
+    result = subprocess.run([str(feeds), "pull", "--all"], cwd=tmp_path, capture_output=True,
+                            text=True, timeout=60, check=False)
+    assert result.returncode == 1
+    assert "error: rusak: HTTP 500" in result.stderr
+    assert "1 failed: rusak" in result.stdout
+    table = subprocess.run([str(feeds), "sources"], cwd=tmp_path, capture_output=True,
+                           text=True, timeout=60, check=False).stdout
+    assert "baik" in table and "200" in table and "rusak" in table and "HTTP 500" in table
+    built = subprocess.run([str(feeds), "build"], cwd=tmp_path, capture_output=True, text=True,
+                           timeout=60, check=False)
+    assert built.returncode == 0  # a build without --pull attempts no source
+    parsed = feedparser.parse((tmp_path / "output" / "nasional" / "atom.xml").read_bytes())
+    assert len(parsed.entries) == 2
