@@ -50,6 +50,9 @@ class State:
 def serve() -> tuple[ThreadingHTTPServer, int]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Headers and body go out in two writes; without TCP_NODELAY, delayed ACKs add
+        # ~40 ms to every response (measured: 38 ms of the 74 ms per source).
+        disable_nagle_algorithm = True
 
         def do_GET(self) -> None:
             source = int(self.path.rsplit("/", 1)[-1])

@@ -39,6 +39,7 @@ class FeedServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # no 40 ms delayed-ACK stall per response
 
             def do_GET(self) -> None:
                 seen = Seen(self.path, {k.lower(): v for k, v in self.headers.items()})
