@@ -57,9 +57,8 @@ def article(rng: random.Random, index: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def generate(folder: Path, count: int, *, seed: int = 2026, start: int = 0) -> list[Path]:
+def generate(folder: Path, count: int, *, seed: int = 2026, start: int = 0) -> int:
     """Write `count` articles (numbered from `start`) in year/month sub-folders."""
-    paths = []
     for index in range(start, start + count):
         rng = random.Random(seed * 1_000_003 + index)
         sub = folder / f"{2024 + index // 40000}" / f"{(index // 4000) % 10 + 1:02}"
@@ -68,5 +67,4 @@ def generate(folder: Path, count: int, *, seed: int = 2026, start: int = 0) -> l
         path.write_text(article(rng, index), encoding="utf-8")
         moment = (BASE_TIME + timedelta(minutes=index * 7)).timestamp()
         os.utime(path, (moment, moment))
-        paths.append(path)
-    return paths
+    return count
