@@ -239,13 +239,15 @@ def _export(cfg: config.Config, args: argparse.Namespace) -> int:
     fmt: FeedFormat = args.format
     store = _open_store(cfg, create=False)
     try:
-        data = publish.export(cfg, store, _now(), publish.feed_key(args.feed), fmt)
+        data, diagnostics = publish.export(cfg, store, _now(), publish.feed_key(args.feed), fmt)
     except KeyError:
         _say(Diagnostic("error", "--feed", f"no feed {args.feed!r} (a section slug, 'all' or "
                         "'tags/<tag>')"))
         return EXIT_USAGE
     finally:
         store.close()
+    for diagnostic in diagnostics:
+        _say(diagnostic)
     if args.out is None:
         sys.stdout.buffer.write(data)
         sys.stdout.flush()

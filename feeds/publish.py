@@ -86,16 +86,19 @@ def build(
         raise
 
 
-def export(config: Config, store: Store, now: datetime, feed: str, fmt: FeedFormat) -> bytes:
-    """One feed's bytes as a build would write them now; neither output/ nor the state change."""
+def export(
+    config: Config, store: Store, now: datetime, feed: str, fmt: FeedFormat
+) -> tuple[bytes, list[Diagnostic]]:
+    """One feed's bytes as a build would write them now, and the diagnostics of reading the
+    articles; neither output/ nor the state change. KeyError for an unknown feed."""
     store.begin()
     try:
         run = _Run(config, store, now, None, full=False, reread=False)
-        run.execute()
+        result = run.execute()
         known = run.feed_names()
         if feed not in known:
             raise KeyError(feed)
-        return run.render_feed(feed, known[feed], fmt)
+        return run.render_feed(feed, known[feed], fmt), result.diagnostics
     finally:
         store.rollback()
 
