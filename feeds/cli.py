@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, TextIO
 import httpx
 
 from feeds import __version__, config, publish, pull
+from feeds import store as store_module
 from feeds.errors import ConfigError, FeedsError, LockHeld, StoreError
 from feeds.lock import writer_lock
 from feeds.model import Diagnostic, FeedFormat
@@ -114,10 +115,25 @@ def _now() -> datetime:
 
 
 def _open_store(cfg: config.Config, *, create: bool) -> Store:
-    """The state; read-only commands use a throwaway one when none exists yet."""
-    if create or cfg.paths.state.exists():
-        return Store(cfg.paths.state)
-    return Store(Path(":memory:"))
+    """The state. Read-only commands use a throwaway one when none exists yet; writers
+    rebuild a missing one from seeds/ and move a corrupt one aside (never overwrite it)."""
+    path = cfg.paths.state
+    if not path.exists():
+        if not create:
+            return Store(Path(":memory:"))
+        _say(Diagnostic("notice", str(path), "no state yet: built from seeds/ (entry ids from "
+                        "file names; publication times from header dates, else file times)"))
+        return Store(path)
+    try:
+        return Store(path)
+    except StoreError as exc:
+        if not create:
+            raise
+        aside = store_module.move_aside(path, _now())
+        _say(Diagnostic("warning", str(path), f"{exc.message}; moved aside to {aside.name} and "
+                        "rebuilt from seeds/ (publication times from header dates, else file "
+                        "times; upstream entries return with the next pull)"))
+        return Store(path)
 
 
 def _client(cfg: config.Config) -> httpx.Client:

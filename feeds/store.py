@@ -437,6 +437,17 @@ class Store:
         self.db.executemany("DELETE FROM outputs WHERE path = ?", [(p,) for p in paths])
 
 
+def move_aside(path: Path, now: datetime) -> Path:
+    """Rename a corrupt state (and its WAL files) out of the way, keeping it for inspection."""
+    stamp = now.strftime("%Y%m%dT%H%M%SZ")
+    aside = path.with_name(f"{path.name}.corrupt-{stamp}")
+    for suffix in ("", "-wal", "-shm"):
+        source = path.with_name(path.name + suffix)
+        if source.exists():
+            source.replace(aside.with_name(aside.name + suffix))
+    return aside
+
+
 def health_report(path: Path, *, rebuild_every: int, now: datetime) -> dict[str, Any]:
     """What /healthz answers: age of the last successful build, last failure, each source."""
     moment = now

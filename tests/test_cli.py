@@ -110,3 +110,34 @@ def test_python_dash_m_feeds_is_the_same_command(project: Path) -> None:
 def test_no_command_is_a_usage_error(project: Path) -> None:
     assert run(cwd=project).returncode == 2
     assert run("frobnicate", cwd=project).returncode == 2
+
+
+def test_missing_state_is_rebuilt_with_a_notice_and_ids_unchanged(project: Path) -> None:
+    assert run("build", cwd=project).returncode == 0
+    before = feedparser.parse((project / "output" / "atom.xml").read_bytes())
+    for path in (project / "state").iterdir():
+        path.unlink()
+    result = run("build", cwd=project)
+    assert result.returncode == 0
+    assert "notice:" in result.stderr and "no state yet: built from seeds/" in result.stderr
+    after = feedparser.parse((project / "output" / "atom.xml").read_bytes())
+    assert [e.id for e in after.entries] == [e.id for e in before.entries]
+    assert [e.published for e in after.entries] == [e.published for e in before.entries]
+
+
+def test_corrupt_state_is_moved_aside_reported_and_rebuilt(project: Path) -> None:
+    assert run("build", cwd=project).returncode == 0
+    state = project / "state" / "feeds.sqlite"
+    garbage = b"this is not a database " * 100
+    state.write_bytes(garbage)
+    for suffix in ("-wal", "-shm"):
+        state.with_name(state.name + suffix).unlink(missing_ok=True)
+    result = run("build", cwd=project)
+    assert result.returncode == 0, result.stderr
+    assert "cannot open the state database" in result.stderr
+    assert "moved aside to feeds.sqlite.corrupt-" in result.stderr
+    aside = [p for p in (project / "state").iterdir() if ".corrupt-" in p.name]
+    assert len(aside) == 1 and aside[0].read_bytes() == garbage
+    parsed = feedparser.parse((project / "output" / "atom.xml").read_bytes())
+    assert parsed.entries[0].id.endswith(":000_4cab66b14d71472d")
+    assert run("check", cwd=project).returncode == 0
