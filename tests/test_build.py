@@ -334,3 +334,14 @@ def test_one_changed_article_rewrites_only_the_feeds_that_contain_it(project: Pa
     assert top <= {"rss.xml", "atom.xml", "feed.json", "index.html", "feeds.opml",
                    "rss.xml.gz", "rss.xml.br", "atom.xml.gz", "atom.xml.br", "feed.json.gz",
                    "feed.json.br", "index.html.gz", "index.html.br"}
+
+
+def test_a_file_name_that_is_not_utf8_is_reported_and_the_rest_publishes(project: Path) -> None:
+    bad = os.path.join(os.fsencode(project / "seeds"), b"caf\xe9.txt")
+    with open(bad, "wb") as handle:
+        handle.write(ARTICLE.encode())
+    result = build(project)
+    errors = [str(d) for d in result.diagnostics if d.level == "error"]
+    assert errors == ["error: seeds/caf\\udce9.txt: file or folder name is not valid UTF-8: "
+                      "skipped (rename it)"]
+    assert (project / "output" / "articles" / f"{SEED}.html").is_file()

@@ -21,16 +21,17 @@ def is_article_name(name: str) -> bool:
     return not name.startswith(".") and name.lower().endswith(".txt") and len(name) > 4
 
 
-def scan(root: Path) -> Iterator[SeedFile]:
+def scan(root: Path, skipped: list[str] | None = None) -> Iterator[SeedFile]:
     """Every article file in path order, streamed (one folder listing in memory at a time).
 
     Hidden files and folders are skipped, and so are links to folders (loops). A folder
     sorts as its name plus `/`, so the order is exactly that of the sorted relative paths,
-    which lets the build merge it with the state's records without holding either."""
-    yield from _walk(root, "")
+    which lets the build merge it with the state's records without holding either. Names
+    that are not valid UTF-8 cannot be stored or linked: they go to `skipped` instead."""
+    yield from _walk(root, "", skipped if skipped is not None else [])
 
 
-def _walk(folder: Path, prefix: str) -> Iterator[SeedFile]:
+def _walk(folder: Path, prefix: str, skipped: list[str]) -> Iterator[SeedFile]:
     try:
         with os.scandir(folder) as listing:
             items = [i for i in listing if not i.name.startswith(".")]
@@ -38,6 +39,11 @@ def _walk(folder: Path, prefix: str) -> Iterator[SeedFile]:
         return
     keyed = []
     for item in items:
+        try:
+            item.name.encode("utf-8")
+        except UnicodeEncodeError:  # undecodable bytes, kept by the OS as surrogate escapes
+            skipped.append(prefix + item.name.encode("utf-8", "backslashreplace").decode())
+            continue
         if item.is_dir(follow_symlinks=False):
             keyed.append((item.name + "/", item))
         elif is_article_name(item.name):
@@ -45,7 +51,7 @@ def _walk(folder: Path, prefix: str) -> Iterator[SeedFile]:
     keyed.sort(key=lambda pair: pair[0])
     for name, item in keyed:
         if name.endswith("/"):
-            yield from _walk(Path(item.path), prefix + name)
+            yield from _walk(Path(item.path), prefix + name, skipped)
         elif item.is_file():
             st = item.stat()
             yield SeedFile(prefix + name, st.st_size, st.st_mtime_ns, st.st_ino)
