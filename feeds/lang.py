@@ -70,11 +70,6 @@ MIN_WORDS = 12  # below this, a text is too short to tell: use the site's langua
 MARGIN = 1.5  # the winner must beat the runner-up by this factor
 
 
-def supported() -> frozenset[str]:
-    """Languages this module can recognize (by primary subtag)."""
-    return frozenset(_STOPWORDS)
-
-
 def recognize(text: str, candidates: Iterable[str], default: str) -> str:
     """The candidate language `text` is written in, or `default` when unclear."""
     by_primary = {c.split("-")[0].lower(): c for c in candidates}
