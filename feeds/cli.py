@@ -178,7 +178,7 @@ def _sources(cfg: config.Config, args: argparse.Namespace) -> int:
 
     store = _open_store(cfg, create=False)
     try:
-        sys.stdout.write(pull.health_table(cfg, store, _now()))
+        sys.stdout.write(pull.health_table(cfg, store))
     finally:
         store.close()
     return EXIT_OK

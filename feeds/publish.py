@@ -521,10 +521,12 @@ class _Run:
         )
 
     def render_feed(self, key: str, name: str, fmt: FeedFormat) -> bytes:
-        from feeds import builder
-
         items = self.store.latest(key, self.now, self.site.items_per_feed)
-        info = self.feed_info(key, name, items)
+        return self._render(self.feed_info(key, name, items), items, fmt)
+
+    def _render(self, info: FeedInfo, items: list[Entry], fmt: FeedFormat) -> bytes:
+        from feeds import builder  # feedgen and lxml load only to render
+
         if fmt == "rss":
             return builder.rss(info, items)
         if fmt == "atom":
@@ -544,8 +546,6 @@ class _Run:
         todo = set(names) if self.full else (self.dirty & set(names)) | (set(names) - feeds_before)
         if not todo and not gone:
             return
-        from feeds import builder
-
         infos: dict[str, tuple[FeedInfo, list[Entry]]] = {}
         for key in sorted(names):
             if key not in todo and key.startswith("tag:"):
@@ -556,10 +556,8 @@ class _Run:
             if key not in todo:
                 continue
             folder = info.folder
-            self._put(folder + "rss.xml", builder.rss(info, items), key)
-            self._put(folder + "atom.xml", builder.atom(info, items), key)
-            about = f"{self.site.base_url}#json-source"
-            self._put(folder + "feed.json", jsonfeed.json_feed(info, items, about=about), key)
+            for fmt, filename in FEED_FILES.items():
+                self._put(folder + filename, self._render(info, items, fmt), key)
             if key != "all":
                 self._put(folder + "index.html",
                           pages.listing_page(self.page_site, info, items), key)

@@ -327,7 +327,7 @@ def upstream_entry(
     return entry, digest
 
 
-def health_table(config: Config, store: Store, now: datetime) -> str:
+def health_table(config: Config, store: Store) -> str:
     """Per-source health, one row a source, for `feeds sources`."""
     header = ("source", "status", "failures", "last success", "next due", "items", "note")
     rows = [header]

@@ -199,8 +199,8 @@ def fetch(
     validators: Validators,
     limits: Limits,
     *,
+    now: datetime,
     clock: Callable[[], float] = time.monotonic,
-    now: datetime | None = None,
 ) -> FetchResult:
     """GET `url` conditionally; raise UpstreamError for network failures and oversize bodies."""
     deadline = clock() + limits.timeout
@@ -269,7 +269,7 @@ def _read_capped(
     return b"".join(chunks)
 
 
-def _retry_after(value: str | None, now: datetime | None) -> float | None:
+def _retry_after(value: str | None, now: datetime) -> float | None:
     if not value:
         return None
     value = value.strip()
@@ -281,7 +281,7 @@ def _retry_after(value: str | None, now: datetime | None) -> float | None:
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+    return max(0.0, (when - now).total_seconds())
 
 
 def _max_age(value: str | None) -> int | None:
