@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: run test lint typecheck unit bench judge clean
+.PHONY: run test lint typecheck unit stress bench judge clean
 
 $(VENV)/.runtime: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,13 @@ typecheck: $(VENV)/.dev
 unit: $(VENV)/.dev
 	$(BIN)/python -m pytest --cov --cov-report=term $(PYTEST_ARGS); rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest ran no test"; exit 1; fi; exit $$rc
+
+## Heavy runs, not in CI: the kill suite on a bigger corpus with more kills, Hypothesis with
+## the "stress" profile (2,000 examples per property).
+stress: $(VENV)/.dev
+	FEEDS_CRASH_ARTICLES=5000 FEEDS_CRASH_KILLS=25 FEEDS_CRASH_SOURCES=30 \
+	  HYPOTHESIS_PROFILE=stress $(BIN)/python -m pytest -p no:cacheprovider \
+	  tests/test_crash.py tests/test_properties.py $(wildcard tests/test_build_properties.py)
 
 ## The archive-scale benchmark (not part of the test suite).
 bench: $(VENV)/.runtime

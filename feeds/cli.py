@@ -8,6 +8,7 @@ allowed); 1 some articles or sources failed but the rest was published;
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     import httpx
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_LOCKED = 0, 1, 2, 3
+SOURCE_DATE_EPOCH = "SOURCE_DATE_EPOCH"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -36,6 +38,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    if (problem := _clock_error()) is not None:
+        _say(Diagnostic("error", SOURCE_DATE_EPOCH, problem))
         return EXIT_USAGE
     try:
         cfg, notes = config.load(
@@ -111,7 +116,23 @@ def _say(diagnostic: Diagnostic, stream: TextIO | None = None) -> None:
 
 
 def _now() -> datetime:
-    return datetime.now(UTC)
+    """The build's clock: SOURCE_DATE_EPOCH when set (reproducible builds: the same input and
+    clock give the same bytes), else the wall clock. The daemon always uses the wall clock."""
+    fixed = os.environ.get(SOURCE_DATE_EPOCH)
+    if fixed is None:
+        return datetime.now(UTC)
+    return datetime.fromtimestamp(int(fixed), UTC)
+
+
+def _clock_error() -> str | None:
+    fixed = os.environ.get(SOURCE_DATE_EPOCH)
+    if fixed is None:
+        return None
+    try:
+        datetime.fromtimestamp(int(fixed), UTC)
+    except (ValueError, OverflowError, OSError):
+        return f"not a number of seconds since 1970: {fixed!r}"
+    return None
 
 
 def _open_store(cfg: config.Config, *, create: bool) -> Store:

@@ -69,18 +69,30 @@ class Output:
         With `precompress`, `relative.gz` and `relative.br` are staged beside it, so that a
         server can send compressed bytes with their own ETag without compressing per request.
         """
-        changed = self._stage(relative, data)
-        if precompress:
-            for suffix, compress in COMPRESSORS.items():
-                variant = relative + suffix
-                if changed or not self.target(variant).exists():
-                    self._stage(variant, compress(data))
+        if not precompress:
+            return self._stage(relative, data)
+        path = self.target(relative)
+        changed = not _holds(path, data)
+        # The variants are staged, hence renamed, before the file itself: a build killed
+        # between the renames leaves the old file, which the next build sees as changed and
+        # writes again with its variants. The other order left a stale .gz behind a current
+        # file for good (tests/test_writer.py cuts a commit after each rename).
+        for suffix, compress in COMPRESSORS.items():
+            variant = relative + suffix
+            if changed or not self.target(variant).exists():
+                self._stage(variant, compress(data))
+        if changed:
+            self._enqueue(relative, path, data)
         return changed
 
     def _stage(self, relative: str, data: bytes) -> bool:
         path = self.target(relative)
         if _holds(path, data):
             return False
+        self._enqueue(relative, path, data)
+        return True
+
+    def _enqueue(self, relative: str, path: Path, data: bytes) -> None:
         # Files are created by a writer thread, in batches: measured here, creating a file
         # waits 100-500 µs on the ext4 journal, time the build spends rendering the next
         # pages instead (the thread holds no GIL while it waits).
@@ -88,7 +100,6 @@ class Output:
         self._buffered += len(data)
         if self._buffered >= BATCH_BYTES:
             self._hand_over()
-        return True
 
     def _hand_over(self) -> None:
         if not self._buffer:

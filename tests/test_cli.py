@@ -141,3 +141,26 @@ def test_corrupt_state_is_moved_aside_reported_and_rebuilt(project: Path) -> Non
     parsed = feedparser.parse((project / "output" / "atom.xml").read_bytes())
     assert parsed.entries[0].id.endswith(":000_4cab66b14d71472d")
     assert run("check", cwd=project).returncode == 0
+
+
+def run_at(clock: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(FEEDS), *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=120, check=False, env={**os.environ, "SOURCE_DATE_EPOCH": clock})
+
+
+def test_source_date_epoch_is_the_clock_of_a_build(project: Path) -> None:
+    assert run_at("1780000000", "build", cwd=project).returncode == 0
+    seed = project / "seeds" / "000_4cab66b14d71472d.txt"
+    seed.write_text(seed.read_text(encoding="utf-8") + "\nParagraf tambahan.\n",
+                    encoding="utf-8")
+    assert run_at("1780003600", "build", cwd=project).returncode == 0
+    parsed = feedparser.parse((project / "output" / "atom.xml").read_bytes())
+    assert parsed.entries[0].updated == "2026-05-28T21:26:40+00:00"  # 1780003600, not now
+
+
+def test_a_bad_source_date_epoch_exits_2_and_writes_nothing(project: Path) -> None:
+    result = run_at("yesterday", "build", cwd=project)
+    assert result.returncode == 2
+    assert "error: SOURCE_DATE_EPOCH: not a number of seconds since 1970: 'yesterday'" in (
+        result.stderr)
+    assert not (project / "output").exists() and not (project / "state").exists()

@@ -78,3 +78,38 @@ def test_nothing_is_written_outside_the_output_folder(tmp_path: Path, bad: str) 
     out = Output(tmp_path / "out")
     with pytest.raises(ValueError, match="outside the output folder"):
         out.put(bad, b"x")
+
+
+@pytest.mark.parametrize("renames_done", range(3))
+def test_a_commit_cut_between_renames_never_leaves_a_stale_variant(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, renames_done: int
+) -> None:
+    import gzip
+
+    import brotli
+
+    first = Output(tmp_path)
+    first.put("rss.xml", b"<old/>", precompress=True)
+    first.commit()
+    real_replace = Path.replace
+    done = 0
+
+    def replace_then_die(self: Path, target: Path) -> Path:  # a SIGKILL after N renames
+        nonlocal done
+        if done == renames_done:
+            raise KeyboardInterrupt
+        done += 1
+        return real_replace(self, target)
+
+    cut = Output(tmp_path)
+    cut.put("rss.xml", b"<new/>", precompress=True)
+    monkeypatch.setattr(Path, "replace", replace_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        cut.commit()
+    monkeypatch.undo()
+    again = Output(tmp_path)
+    again.put("rss.xml", b"<new/>", precompress=True)
+    again.commit()
+    assert (tmp_path / "rss.xml").read_bytes() == b"<new/>"
+    assert gzip.decompress((tmp_path / "rss.xml.gz").read_bytes()) == b"<new/>"
+    assert brotli.decompress((tmp_path / "rss.xml.br").read_bytes()) == b"<new/>"
