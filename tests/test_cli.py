@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import feedparser
+import pytest
 
 FEEDS = Path(sys.executable).parent / "feeds"
 
@@ -164,3 +165,26 @@ def test_a_bad_source_date_epoch_exits_2_and_writes_nothing(project: Path) -> No
     assert "error: SOURCE_DATE_EPOCH: not a number of seconds since 1970: 'yesterday'" in (
         result.stderr)
     assert not (project / "output").exists() and not (project / "state").exists()
+
+
+@pytest.mark.parametrize("command", [["build"], ["build", "--pull"], ["pull", "--all"], ["check"],
+                                     ["export", "--feed", "all", "--format", "rss"], ["sources"],
+                                     ["run"], ["serve"]])
+@pytest.mark.parametrize(("mistake", "key"), [
+    (('items_per_feed = 50', 'items_per_feed = "many"'), "site.items_per_feed"),
+    (('base_url = "https://', 'base_url = "'), "site.base_url"),
+    (('rebuild_every = "5m"', 'rebuild_every = "often"'), "schedule.rebuild_every"),
+    (('[websub]', '[[upstream]]\nname = "x"\nurl = "ftp://x/"\nsection = "kampus"\n[websub]'),
+     "upstream[0].url"),
+])
+def test_every_command_exits_2_on_a_bad_config_and_writes_nothing(
+    project: Path, command: list[str], mistake: tuple[str, str], key: str
+) -> None:
+    toml = project / "config" / "feeds.toml"
+    text = toml.read_text()
+    assert mistake[0] in text
+    toml.write_text(text.replace(mistake[0], mistake[1], 1))
+    result = run(*command, cwd=project)
+    assert result.returncode == 2, result.stderr
+    assert f"error: config/feeds.toml: {key}:" in result.stderr  # as the operator named it
+    assert sorted(p.name for p in project.iterdir()) == ["config", "seeds"]

@@ -50,6 +50,19 @@ def test_the_bundled_config_is_valid_and_complete(real_config: config.Config) ->
     assert {"detik.com", "Kompas.com", "Antara", "CNN Indonesia", "Tempo.co"} <= names
 
 
+UPSTREAM_MISTAKES = [
+    ('url = "file:///etc/passwd"\n', "upstream[0].url:"),
+    ('url = "antaranews.com/rss"\n', "upstream[0].url:"),
+    ('url = "https://x/"\nevery = "sometimes"\n', "upstream[0].every:"),
+    ('url = "https://x/"\nevery = 30\n', "upstream[0].every:"),
+    ('url = "https://x/"\ncontent = "everything"\n', "upstream[0].content:"),
+    ('url = "https://x/"\ninclude = "banjir"\n', "upstream[0].include:"),
+    ('url = "https://x/"\n[upstream.headers]\nCookie = "x"\n',
+     "upstream[0].headers: unknown key in [[upstream]]"),
+    ("", "upstream[0].url: is required"),
+]
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
@@ -78,6 +91,13 @@ def test_the_bundled_config_is_valid_and_complete(real_config: config.Config) ->
         (MINIMAL + '[[sections]]\nname = "A"\n[[upstream]]\nname = "u"\nurl = "https://x/"\n'
          'section = "a"\nevery = "10s"\n', "upstream[0].every: 10s is below the floor"),
         ("[site\n", "not valid TOML"),
+        *((MINIMAL + '[[sections]]\nname = "A"\n[[upstream]]\nname = "u"\nsection = "a"\n' + bad,
+           message) for bad, message in UPSTREAM_MISTAKES),
+        (MINIMAL + '[fetch]\ntimeout = -1\n', "fetch.timeout:"),
+        (MINIMAL + '[fetch]\nmax_bytes = "a lot"\n', "fetch.max_bytes:"),
+        (MINIMAL + '[websub]\nhub = "not a url"\n', "websub.hub:"),
+        (MINIMAL + '[fetch]\nallow_private_networks = "yes"\n',
+         "fetch.allow_private_networks: must be true or false"),
     ],
 )
 def test_bad_values_name_the_file_and_key(tmp_path: Path, extra: str, message: str) -> None:
