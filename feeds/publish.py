@@ -12,7 +12,7 @@ import json
 import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -23,7 +23,14 @@ from feeds.errors import ArticleError
 from feeds.model import Article, Diagnostic, Entry, FeedFormat, FeedInfo
 from feeds.sources import article as article_reader
 from feeds.sources import seeds
-from feeds.store import EntryRecord, FileRecord, Store, from_epoch, to_epoch
+from feeds.store import (
+    EntryRecord,
+    FileRecord,
+    Store,
+    entry_to_json,
+    from_epoch,
+    to_epoch,
+)
 from feeds.writer import Output
 
 CHECKPOINT_FROM = 1000  # articles read; then the WAL is folded into the database
@@ -133,29 +140,100 @@ def site_identity(
     return created, prefix, notes
 
 
-# --- parsing, in worker processes for large builds ---------------------------------------
-
-Parsed = tuple[Article | None, list[Diagnostic], str | None]  # article, notes, or a problem
-_worker_rules: article_reader.Rules | None = None
+# --- reading and rendering, in worker processes for large builds --------------------------
 
 
-def _init_worker(rules: article_reader.Rules) -> None:
-    global _worker_rules
-    _worker_rules = rules
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """One article file, read and rendered; `problem` instead when it could not be."""
+
+    article: Article | None
+    notes: list[Diagnostic]
+    problem: str | None
+    digest: str = ""
+    times: entries.Times | None = None
+    entry: Entry | None = None
+    data: str = ""  # the entry as the state stores it
+    page: bytes | None = None
 
 
-def _parse_one(job: tuple[str, str, str]) -> Parsed:
-    root, label, path = job
-    assert _worker_rules is not None
-    where = f"{label}/{path}"
+@dataclass(frozen=True, slots=True)
+class Renderer:
+    """What turns an article file into its entry, state row and page: picklable, so that
+    worker processes do that work and the main process only reconciles and stores."""
+
+    rules: article_reader.Rules
+    entry_site: entries.Site
+    page_site: pages.PageSite
+    site_title: str
+    site_description: str
+    language: str
+    base_url: str
+    id_prefix: str
+    created: datetime
+    hub: str
+    now: datetime
+    pages: bool  # False when nothing is written (check, export): pages would be thrown away
+
+    def feed_info(self, key: str, name: str, items: Iterable[Entry]) -> FeedInfo:
+        kind = key.partition(":")[0]
+        title = {
+            "all": self.site_title,
+            "section": f"{self.site_title} — {name}",
+            "tag": f"{self.site_title} — #{name}",
+        }[kind]
+        updates = [e.updated for e in items]
+        return FeedInfo(
+            key=key,
+            folder=folder_of(key),
+            title=title,
+            description=self.site_description or title,
+            language=self.language,
+            feed_id=f"{self.id_prefix}feed/{folder_of(key) or 'all/'}".rstrip("/"),
+            base_url=self.base_url,
+            updated=max(updates, default=self.created),
+            hub=self.hub,
+        )
+
+    def page(self, entry: Entry) -> bytes:
+        section_feed = self.feed_info(f"section:{entry.section.slug}", entry.section.name, ())
+        return pages.article_page(self.page_site, entry, section_feed)
+
+    def prepare(self, where: str, data: bytes, mtime: int) -> Prepared:
+        """Parse, hash and render as if the article were new (times from its header or its
+        file time): the main process keeps this work when the state agrees, and redoes only
+        the time-dependent part when it does not (an edit, a first-seen second taken)."""
+        article, notes = article_reader.parse(where, data, self.rules)
+        digest = entries.content_hash(article)
+        first_seen = min(mtime, to_epoch(self.now))
+        times = entries.reconcile_times(None, article, digest, first_seen, self.now)
+        entry = entries.build_entry(article, times, self.entry_site)
+        page = None
+        if self.pages and entry.page and not article.draft and entry.published <= self.now:
+            page = self.page(entry)
+        # The blocks live on in the entry's content: not sent back to the main process.
+        return Prepared(replace(article, blocks=()), notes, None, digest, times, entry,
+                        entry_to_json(entry), page)
+
+
+_worker_renderer: Renderer | None = None
+
+
+def _init_worker(renderer: Renderer) -> None:
+    global _worker_renderer
+    _worker_renderer = renderer
+
+
+def _prepare_one(job: tuple[str, str, str, int]) -> Prepared:
+    root, label, path, mtime = job
+    assert _worker_renderer is not None
     try:
         data = Path(root, path).read_bytes()
-        article, notes = article_reader.parse(where, data, _worker_rules)
+        return _worker_renderer.prepare(f"{label}/{path}", data, mtime)
     except ArticleError as exc:
-        return None, [], exc.message
+        return Prepared(None, [], exc.message)
     except OSError as exc:
-        return None, [], f"cannot read: {exc.strerror or exc}"
-    return article, notes, None
+        return Prepared(None, [], f"cannot read: {exc.strerror or exc}")
 
 
 def _merge(
@@ -255,10 +333,22 @@ class _Run:
         self.outputs_removed: list[str] = []
         self.created, self.id_prefix, notes = site_identity(config, store, now)
         self.result.diagnostics.extend(notes)
-        self.entry_site = entries.Site(
-            config.site.base_url, self.id_prefix, config.site.author or config.site.title
-        )
         self.page_site = pages.PageSite(config.site.title, config.site.language, config.site.zone)
+        self.renderer = Renderer(
+            rules=self.rules,
+            entry_site=entries.Site(config.site.base_url, self.id_prefix,
+                                    config.site.author or config.site.title),
+            page_site=self.page_site,
+            site_title=config.site.title,
+            site_description=config.site.description,
+            language=config.site.language,
+            base_url=config.site.base_url,
+            id_prefix=self.id_prefix,
+            created=self.created,
+            hub=config.websub_hub,
+            now=now,
+            pages=output is not None,
+        )
         fingerprint = self._fingerprint()
         index_missing = output is not None and not (config.paths.output / "index.html").exists()
         self.full = full or index_missing or store.get_meta("fingerprint") != fingerprint
@@ -324,10 +414,10 @@ class _Run:
         # Oldest first: the first claimant of an id keeps it, and first-seen times keep file order.
         changed.sort(key=lambda pair: (pair[0].mtime_ns, pair[0].path))
         claimed: dict[str, str] = {}  # key -> path, for the files read in this build
-        for done, (seed, record, outcome) in enumerate(self._parse_all(changed), 1):
+        for done, (seed, record, prepared) in enumerate(self._parse_all(changed), 1):
             if self.progress is not None and done % 500 == 0:
                 self.progress(done, len(changed))
-            self._accept(seed, record, outcome, claimed)
+            self._accept(seed, record, prepared, claimed)
         for record in deleted:
             self.store.delete_file(record.path)
             if record.key is not None and record.key not in claimed:
@@ -335,40 +425,41 @@ class _Run:
 
     def _parse_all(
         self, changed: list[tuple[seeds.SeedFile, FileRecord | None]]
-    ) -> Iterator[tuple[seeds.SeedFile, FileRecord | None, Parsed]]:
-        """Parse the changed files, on every core when there are enough of them to pay."""
+    ) -> Iterator[tuple[seeds.SeedFile, FileRecord | None, Prepared]]:
+        """Read and render the changed files, on every core when there are enough to pay."""
         root = str(self.config.paths.seeds)
-        jobs = [(root, self.seeds_label, seed.path) for seed, _ in changed]
+        jobs = [(root, self.seeds_label, seed.path, seed.mtime_ns // 10**9)
+                for seed, _ in changed]
         if len(jobs) < PARALLEL_FROM or (os.cpu_count() or 1) < 2:
-            _init_worker(self.rules)
-            results: Iterable[Parsed] = map(_parse_one, jobs)
-            for (seed, record), parsed in zip(changed, results, strict=True):
-                yield seed, record, parsed
+            _init_worker(self.renderer)
+            results: Iterable[Prepared] = map(_prepare_one, jobs)
+            for (seed, record), prepared in zip(changed, results, strict=True):
+                yield seed, record, prepared
             return
         context = multiprocessing.get_context("forkserver")  # no fork() of a threaded daemon
         with context.Pool(os.cpu_count(), initializer=_init_worker,
-                          initargs=(self.rules,)) as pool:
+                          initargs=(self.renderer,)) as pool:
             # In batches: imap runs ahead of its consumer without bound, and 100,000 parsed
             # articles waiting in the queue cost ~300 MB.
             for start in range(0, len(jobs), PARALLEL_BATCH):
                 batch = jobs[start : start + PARALLEL_BATCH]
-                results = pool.imap(_parse_one, batch, chunksize=32)
-                for (seed, record), parsed in zip(
+                results = pool.imap(_prepare_one, batch, chunksize=32)
+                for (seed, record), prepared in zip(
                     changed[start : start + PARALLEL_BATCH], results, strict=True
                 ):
-                    yield seed, record, parsed
+                    yield seed, record, prepared
 
     def _accept(
         self,
         seed: seeds.SeedFile,
         record: FileRecord | None,
-        parsed: Parsed,
+        prepared: Prepared,
         claimed: dict[str, str],
     ) -> None:
         self.result.articles_read += 1
         where = f"{self.seeds_label}/{seed.path}"
         owned = record.key if record is not None else None
-        article, notes, problem = parsed
+        article, notes, problem = prepared.article, prepared.notes, prepared.problem
         if article is not None:
             other = self._owner(article.key, seed.path, claimed)
             if other is not None:
@@ -391,7 +482,7 @@ class _Run:
         self.store.put_file(
             FileRecord(seed.path, seed.size, seed.mtime_ns, seed.inode, article.key, tuple(notes))
         )
-        self._publish(article, seed)
+        self._publish(article, seed, prepared)
 
     def _owner(self, key: str, path: str, claimed: dict[str, str]) -> str | None:
         """The other file that already owns `key`, if any: the first claimant keeps it."""
@@ -406,16 +497,21 @@ class _Run:
         record = self.store.file(other)
         return other if record is not None and record.key == key else None
 
-    def _publish(self, article: Article, seed: seeds.SeedFile) -> None:
+    def _publish(self, article: Article, seed: seeds.SeedFile, prepared: Prepared) -> None:
+        assert prepared.entry is not None and prepared.times is not None
         previous = self.store.entry_record(article.key)
-        digest = entries.content_hash(article)
+        digest = prepared.digest
         # First seen: the file's mtime, but never in the future (a skewed clock must not hold
         # an article back).
         first_seen = min(seed.mtime_ns // 10**9, to_epoch(self.now))
         if previous is None and article.date is None:
             first_seen = self._unique_second(first_seen)
         times = entries.reconcile_times(previous, article, digest, first_seen, self.now)
-        entry = entries.build_entry(article, times, self.entry_site)
+        entry, data, page = prepared.entry, prepared.data, prepared.page
+        if times != prepared.times:  # rendered as new in the worker: redo what times change
+            entry = replace(entry, published=from_epoch(times.published),
+                            updated=from_epoch(times.updated))
+            data, page = "", None
         live = not article.draft
         unchanged = (
             previous is not None
@@ -424,16 +520,15 @@ class _Run:
             and previous.origin == f"seeds:{seed.path}"
             and not self.full
         )
-        self.store.put_entry(
-            entry, origin=f"seeds:{seed.path}", hash=digest, first_seen=times.first_seen, live=live
-        )
+        self.store.put_entry(entry, origin=f"seeds:{seed.path}", hash=digest,
+                             first_seen=times.first_seen, live=live, data=data or None)
         if unchanged:
             return
         self._mark(entry.feed_keys())
         if previous is not None:
             self._mark_record(previous)
         if live and entry.published <= self.now:
-            self._write_page(entry)
+            self._write_page(entry, page)
         elif entry.page is not None:
             self._remove(entry.page)
 
@@ -481,13 +576,12 @@ class _Run:
         if self.output is not None and self.output.remove(path):
             self.outputs_removed.append(path)
 
-    def _write_page(self, entry: Entry) -> None:
+    def _write_page(self, entry: Entry, page: bytes | None = None) -> None:
         if entry.page is None or self.output is None:
             return
         if self.full:
             self.rendered.add(entry.key)
-        section_feed = self.feed_info(f"section:{entry.section.slug}", entry.section.name, ())
-        self._put(entry.page, pages.article_page(self.page_site, entry, section_feed), "page")
+        self._put(entry.page, page or self.renderer.page(entry), "page")
 
     def feed_names(self) -> dict[str, str]:
         """Every feed that exists now: key → display name."""
@@ -501,24 +595,7 @@ class _Run:
         return names
 
     def feed_info(self, key: str, name: str, items: Iterable[Entry]) -> FeedInfo:
-        kind = key.partition(":")[0]
-        title = {
-            "all": self.site.title,
-            "section": f"{self.site.title} — {name}",
-            "tag": f"{self.site.title} — #{name}",
-        }[kind]
-        updates = [e.updated for e in items]
-        return FeedInfo(
-            key=key,
-            folder=folder_of(key),
-            title=title,
-            description=self.site.description or title,
-            language=self.site.language,
-            feed_id=f"{self.id_prefix}feed/{folder_of(key) or 'all/'}".rstrip("/"),
-            base_url=self.site.base_url,
-            updated=max(updates, default=self.created),
-            hub=self.config.websub_hub,
-        )
+        return self.renderer.feed_info(key, name, items)
 
     def render_feed(self, key: str, name: str, fmt: FeedFormat) -> bytes:
         items = self.store.latest(key, self.now, self.site.items_per_feed)

