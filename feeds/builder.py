@@ -9,6 +9,7 @@ explicitly, so the output never carries the clock.
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
 
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
@@ -134,6 +135,12 @@ class _EntryExtension(BaseEntryExtension):  # type: ignore[misc]
     def extend_rss(self, element: etree._Element) -> etree._Element:
         entry = self.entry
         assert entry is not None
+        description = element.find("description")
+        if description is not None and "<" in entry.summary:
+            # Readers take RSS <description> as HTML: text that shows markup (a summary
+            # about "<script>") must stay text. Only then, so that plain summaries keep the
+            # bytes every reader already agrees on.
+            description.text = html.escape(entry.summary, quote=False)
         attribution = entry.attribution
         source_url = entry.upstream.url if entry.upstream is not None else None
         if source_url is None and attribution is not None:

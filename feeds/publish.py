@@ -36,7 +36,7 @@ from feeds.writer import Output
 CHECKPOINT_FROM = 1000  # articles read; then the WAL is folded into the database
 PARALLEL_FROM = 2000
 PARALLEL_BATCH = 2048  # changed files; below this, starting worker processes does not pay
-RENDER_VERSION = "1"  # bump when rendering changes, so the next build re-renders everything
+RENDER_VERSION = "2"  # bump when rendering changes, so the next build re-renders everything
 FEED_FILES: dict[FeedFormat, str] = {"rss": "rss.xml", "atom": "atom.xml", "json": "feed.json"}
 INDEX_ENTRIES = 5
 MAX_SHIFT = 3600  # seconds a burst's first-seen times may be spread over

@@ -28,7 +28,7 @@ from feeds.sanitize import text_only
 from feeds.sources import fetch as fetcher
 from feeds.sources.upstream import ParsedFeed, UpstreamItem, parse_feed
 from feeds.store import SourceState, Store, from_epoch, to_epoch
-from feeds.text import cut_at_word
+from feeds.text import cut_at_word, xml_safe
 
 MAX_BACKOFF = 86400  # a day
 JITTER = 0.1
@@ -181,6 +181,9 @@ def _pull_one(
         parsed = parse_feed(answer.body, answer.url, answer.content_type)
     except UpstreamError as exc:
         return _failed(source, state, f"error: {exc.message}", None, now, rng, result)
+    except Exception as exc:  # a stranger's bytes must fail this source only, not the pull
+        problem = f"error: could not be read ({type(exc).__name__}: {str(exc)[:200]})"
+        return _failed(source, state, problem, None, now, rng, result)
     for warning in parsed.warnings:
         result.diagnostics.append(Diagnostic("warning", source.name, warning))
     result.new_entries += _store_items(config, store, source, parsed, now)
@@ -231,7 +234,7 @@ def _store_items(
     dates = [d for i in parsed.items for d in (i.updated or i.published,) if d is not None]
     newest = max(dates, default=None)
     upstream = UpstreamFeed(id=parsed.id, title=parsed.title, url=source.url, home=parsed.home,
-                            updated=parsed.updated or newest or now)
+                            updated=min(parsed.updated or newest or now, now))
     _, prefix, _ = site_identity(config, store, now)
     new = 0
     for item in parsed.items:
@@ -301,8 +304,9 @@ def upstream_entry(
     credit = render.credit_word(language)
     read_more = render.credit_html(replace(attribution, url=strip_tracking(item.link)), language)
     content = "\n".join(part for part in (body, read_more) if part)
-    summary = cut_at_word(html.unescape(text_only(item.summary_html or item.content_html or "")),
-                          300)
+    summary = cut_at_word(
+        xml_safe(html.unescape(text_only(item.summary_html or item.content_html or ""))), 300
+    )
     digest = hashlib.sha256(
         "\0".join([item.title, item.link, body or "", section.slug, credit]).encode()
     ).hexdigest()

@@ -55,9 +55,11 @@ def clean_html(html: str, base_url: str) -> str:
         strip_comments=True,
         link_rel="noopener noreferrer nofollow",
     )
-    return cleaned.strip()
+    return xml_safe(cleaned).strip()  # references such as &#x1; decode to forbidden characters
 
 
 def text_only(html: str) -> str:
     """All markup removed, text kept (for titles and plain summaries)."""
-    return nh3.clean(xml_safe(html), tags=set(), clean_content_tags=set(DROP_WITH_CONTENT)).strip()
+    return xml_safe(
+        nh3.clean(xml_safe(html), tags=set(), clean_content_tags=set(DROP_WITH_CONTENT))
+    ).strip()

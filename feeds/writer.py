@@ -10,23 +10,14 @@ part; a crash before `commit` leaves only temp files, swept next time.
 from __future__ import annotations
 
 import contextlib
-import gzip
 import os
 import queue
 import tempfile
 import threading
-from collections.abc import Callable
 from pathlib import Path
 
-import brotli
+from feeds.compress import COMPRESSORS
 
-COMPRESSORS: dict[str, Callable[[bytes], bytes]] = {
-    # Measured on a 178 KB feed: gzip 9/6/4 take 8.4/5.8/2.2 ms, brotli 11/6/5 take
-    # 262/4.8/4.2 ms, for 2–15% more bytes at the faster levels. A cold build compresses
-    # every feed (hundreds, with tags): the fast levels. mtime=0 keeps the .gz reproducible.
-    ".gz": lambda data: gzip.compress(data, compresslevel=4, mtime=0),
-    ".br": lambda data: brotli.compress(data, quality=5),
-}
 FILE_MODE = 0o644
 DIR_MODE = 0o755
 TEMP_SUFFIX = ".feeds-tmp"

@@ -2,15 +2,18 @@
 
 Conditional GET with stored validators, at most 5 redirects followed by
 hand (301/308 across the whole chain are remembered, 302/303/307 are
-not), a byte cap enforced while streaming (after decompression, so gzip
-bombs stop too), a deadline for the whole fetch (a server dripping a byte a
-second is cut off), and a guard on the address actually connected to:
+not), a byte cap enforced while streaming on both the raw and the decoded
+bytes (decoded in bounded steps, so gzip and brotli bombs stop at the cap),
+a deadline for the whole fetch enforced on every socket read and write (a
+server that drips or stays silent is cut off), and a guard on the address
+actually connected to:
 loopback, private, link-local (cloud metadata), CGNAT, ULA, multicast and
 reserved addresses are refused unless `[fetch] allow_private_networks`.
 """
 
 from __future__ import annotations
 
+import contextvars
 import email.utils
 import ipaddress
 import socket
@@ -23,6 +26,7 @@ from typing import Any
 import httpcore
 import httpx
 
+from feeds.compress import ACCEPT_ENCODING, BoundedDecoder, DecodeError, OverCap
 from feeds.errors import UpstreamError
 
 MAX_REDIRECTS = 5
@@ -30,6 +34,12 @@ REDIRECTS = {301, 302, 303, 307, 308}
 PERMANENT = {301, 308}
 
 Resolver = Callable[[str, int], list[str]]
+EVERYWHERE = (ipaddress.ip_network("0.0.0.0/0"), ipaddress.ip_network("::/0"))
+# The monotonic time the fetch in progress must end by; every socket operation is bounded by
+# it (httpx's timeouts apply per read, so a server could otherwise hold a fetch for as long
+# as it sends a byte per read timeout, headers included).
+_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar("deadline",
+                                                                        default=None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,10 +128,10 @@ class _GuardedBackend(httpcore.NetworkBackend):
         for address in addresses:
             problem = address_problem(address)
             if problem is None or any(ipaddress.ip_address(address) in n for n in self.allowed):
-                return self.inner.connect_tcp(
-                    address, port, timeout=timeout, local_address=local_address,
+                return _DeadlineStream(self.inner.connect_tcp(
+                    address, port, timeout=_bounded(timeout), local_address=local_address,
                     socket_options=socket_options,
-                )
+                ))
             refusal = f"{address} is a {problem}"
         raise httpcore.ConnectError(
             f"refused to connect to {host}: {refusal} "
@@ -130,6 +140,40 @@ class _GuardedBackend(httpcore.NetworkBackend):
 
     def sleep(self, seconds: float) -> None:
         self.inner.sleep(seconds)
+
+
+def _bounded(timeout: float | None) -> float | None:
+    deadline = _DEADLINE.get()
+    if deadline is None:
+        return timeout
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise httpcore.ReadTimeout("the fetch's deadline has passed")
+    return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A connection whose every read and write ends by the fetch's deadline."""
+
+    def __init__(self, inner: httpcore.NetworkStream) -> None:
+        self.inner = inner
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self.inner.read(max_bytes, _bounded(timeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self.inner.write(buffer, _bounded(timeout))
+
+    def close(self) -> None:
+        self.inner.close()
+
+    def start_tls(self, ssl_context: Any, server_hostname: str | None = None,
+                  timeout: float | None = None) -> httpcore.NetworkStream:
+        return _DeadlineStream(self.inner.start_tls(ssl_context, server_hostname,
+                                                    _bounded(timeout)))
+
+    def get_extra_info(self, info: str) -> Any:
+        return self.inner.get_extra_info(info)
 
 
 class GuardedTransport(httpx.HTTPTransport):
@@ -157,13 +201,12 @@ def make_client(
     transport: httpx.BaseTransport | None = None,
 ) -> httpx.Client:
     """The client the CLI and the daemon build once and pass down."""
-    if transport is None:
-        transport = (
-            httpx.HTTPTransport(retries=0) if allow_private_networks else GuardedTransport()
-        )
+    if transport is None:  # guarded either way: the guard also enforces the deadline
+        transport = GuardedTransport(allowed=EVERYWHERE if allow_private_networks else ())
     return httpx.Client(
         transport=transport,
-        headers={"User-Agent": user_agent, "Accept": _ACCEPT},
+        headers={"User-Agent": user_agent, "Accept": _ACCEPT,
+                 "Accept-Encoding": ACCEPT_ENCODING},
         timeout=httpx.Timeout(limits.read_timeout, connect=limits.connect_timeout),
         follow_redirects=False,
         trust_env=False,  # an environment proxy would bypass the address guard
@@ -209,6 +252,23 @@ def fetch(
         headers["If-None-Match"] = validators.etag
     if validators.last_modified:
         headers["If-Modified-Since"] = validators.last_modified
+    token = _DEADLINE.set(time.monotonic() + limits.timeout)
+    try:
+        return _follow(client, url, validators, headers, limits, deadline, now, clock)
+    finally:
+        _DEADLINE.reset(token)
+
+
+def _follow(
+    client: httpx.Client,
+    url: str,
+    validators: Validators,
+    headers: dict[str, str],
+    limits: Limits,
+    deadline: float,
+    now: datetime,
+    clock: Callable[[], float],
+) -> FetchResult:
     current = url
     permanent = True
     for _ in range(MAX_REDIRECTS + 1):
@@ -221,7 +281,7 @@ def fetch(
                             current, f"HTTP {response.status_code} without Location"
                         )
                     permanent = permanent and response.status_code in PERMANENT
-                    current = str(response.url.join(location))
+                    current = _redirect_target(response.url, location, current)
                     continue
                 body = None
                 if response.status_code == 200:
@@ -241,10 +301,26 @@ def fetch(
                     max_age=_max_age(response.headers.get("Cache-Control")),
                 )
         except httpx.TimeoutException as exc:
+            cut = _DEADLINE.get()
+            if cut is not None and time.monotonic() >= cut - 0.1:
+                raise UpstreamError(current, f"fetch took longer than {limits.timeout:g}s") from exc
             raise UpstreamError(current, f"timed out ({type(exc).__name__})") from exc
+        except httpx.InvalidURL as exc:  # httpx parses a redirect's Location on arrival
+            raise UpstreamError(current, f"unusable redirect target (InvalidURL: {exc}): "
+                                         "refused") from exc
         except httpx.HTTPError as exc:
             raise UpstreamError(current, f"{type(exc).__name__}: {exc}") from exc
     raise UpstreamError(url, f"more than {MAX_REDIRECTS} redirects")
+
+
+def _redirect_target(base: httpx.URL, location: str, current: str) -> str:
+    try:
+        target = base.join(location)
+    except (httpx.InvalidURL, ValueError):
+        raise UpstreamError(current, f"redirect to an unusable URL {location[:200]!r}") from None
+    if target.scheme not in ("http", "https") or not target.host:
+        raise UpstreamError(current, f"redirect to a non-http(s) URL {location[:200]!r}: refused")
+    return str(target)
 
 
 def _read_capped(
@@ -255,17 +331,31 @@ def _read_capped(
         raise UpstreamError(
             str(response.url), f"body of {declared} bytes is over the {limits.max_bytes}-byte cap"
         )
+    # An in-memory response (httpx.MockTransport) arrives read and decoded already.
+    encoding = None if response.is_stream_consumed else response.headers.get("Content-Encoding")
+    raws = [response.content] if response.is_stream_consumed else response.iter_raw()
+    try:
+        decoder = BoundedDecoder(encoding, limits.max_bytes)
+    except DecodeError as exc:
+        raise UpstreamError(str(response.url), str(exc)) from None
     chunks: list[bytes] = []
     size = 0
-    for chunk in response.iter_bytes():  # decompressed: the cap bounds what we hold
-        size += len(chunk)
+    for raw in raws:  # decoded here, in bounded steps: see feeds.compress
+        size += len(raw)
         if size > limits.max_bytes:
             raise UpstreamError(
                 str(response.url), f"body is over the {limits.max_bytes}-byte cap (stopped reading)"
             )
         if clock() > deadline:
             raise UpstreamError(str(response.url), f"fetch took longer than {limits.timeout:g}s")
-        chunks.append(chunk)
+        try:
+            chunks.append(decoder.decode(raw))
+        except OverCap:
+            raise UpstreamError(
+                str(response.url), f"body is over the {limits.max_bytes}-byte cap (stopped reading)"
+            ) from None
+        except DecodeError as exc:
+            raise UpstreamError(str(response.url), str(exc)) from None
     return b"".join(chunks)
 
 

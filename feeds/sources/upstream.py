@@ -23,10 +23,15 @@ import feedparser
 
 from feeds.errors import UpstreamError
 from feeds.sanitize import clean_html, text_only
-from feeds.text import xml_safe
+from feeds.text import cut_at_word, xml_safe
 
 _ENTITY_DECLARATION = re.compile(rb"<!ENTITY", re.IGNORECASE)
+# Numeric character references: those to code points XML 1.0 forbids (surrogates, C0
+# controls) crash feedparser's encoder or end up in the text; they are dropped before parsing.
+_CHAR_REFERENCE = re.compile(rb"&#(?:[xX]([0-9a-fA-F]{1,8})|([0-9]{1,10}));")
 MAX_ITEMS = 500  # a feed with more is cut to its first 500 (newest first in practice)
+MAX_TITLE = 1000  # characters; a title is a line in a reader, not a body
+PARSE_FAILURES = (UnicodeError, ValueError, RecursionError, OverflowError, LookupError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,12 +62,37 @@ def parse_feed(data: bytes, url: str, content_type: str | None = None) -> Parsed
     """Parse one fetched document; `url` is where it was fetched from (the base for links)."""
     if not data.strip():
         raise UpstreamError(url, "empty body")
-    if _ENTITY_DECLARATION.search(data[:65536]) or _ENTITY_DECLARATION.search(data):
-        raise UpstreamError(url, "document declares XML entities (<!ENTITY>): refused")
     stripped = data.lstrip(b"\xef\xbb\xbf \t\r\n")
     if stripped.startswith(b"{") or (content_type or "").split(";")[0].strip().endswith("json"):
         return _parse_json_feed(data, url)
-    return _parse_xml_feed(data, url, content_type)
+    if _declares_entities(data, url, content_type):
+        raise UpstreamError(url, "document declares XML entities (<!ENTITY>): refused")
+    try:
+        return _parse_xml_feed(_CHAR_REFERENCE.sub(_allowed_reference, data), url, content_type)
+    except PARSE_FAILURES as exc:
+        raise UpstreamError(url, f"not a feed ({type(exc).__name__}: {exc})") from None
+
+
+def _declares_entities(data: bytes, url: str, content_type: str | None) -> bool:
+    """`<!ENTITY` anywhere, in whatever encoding the document is in (UTF-16, UTF-32 and
+    EBCDIC hide it from a byte search): looked for in feedparser's own UTF-8 conversion."""
+    if _ENTITY_DECLARATION.search(data):
+        return True
+    headers = {"content-location": url}
+    if content_type:
+        headers["content-type"] = content_type
+    try:
+        converted = feedparser.encodings.convert_to_utf8(headers, data, {})
+    except PARSE_FAILURES:
+        return False  # feedparser will not read it as XML either
+    return bool(_ENTITY_DECLARATION.search(converted))
+
+
+def _allowed_reference(match: re.Match[bytes]) -> bytes:
+    hexadecimal, decimal = match.groups()
+    code = int(hexadecimal, 16) if hexadecimal else int(decimal)
+    allowed = code <= 0x10FFFF and xml_safe(chr(code)) == chr(code)
+    return match.group(0) if allowed else b""
 
 
 def _parse_xml_feed(data: bytes, url: str, content_type: str | None) -> ParsedFeed:
@@ -113,7 +143,7 @@ def _xml_item(entry: Any, feed_url: str) -> UpstreamItem | None:
             break
     return UpstreamItem(
         upstream_id=xml_safe(str(upstream_id)),
-        title=_text(entry.get("title")) or link,
+        title=_title(entry.get("title")) or link,
         link=link,
         published=_struct_time(entry.get("published_parsed")),
         # dict.get: feedparser's own .get maps a missing `updated` to `published`, with a warning
@@ -128,8 +158,9 @@ def _xml_item(entry: Any, feed_url: str) -> UpstreamItem | None:
 def _parse_json_feed(data: bytes, url: str) -> ParsedFeed:
     try:
         document = json.loads(data.decode("utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UpstreamError(url, f"not a feed (invalid JSON: {exc})") from None
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # too deep, huge numbers
+        raise UpstreamError(url, f"not a feed (invalid JSON: {type(exc).__name__}: "
+                                 f"{str(exc)[:200]})") from None
     if not isinstance(document, dict) or not str(document.get("version", "")).startswith(
         "https://jsonfeed.org/version/"
     ):
@@ -156,7 +187,8 @@ def _parse_json_feed(data: bytes, url: str) -> ParsedFeed:
         items.append(
             UpstreamItem(
                 upstream_id=xml_safe(str(raw["id"])),
-                title=xml_safe(str(raw.get("title") or link)),
+                title=_title(raw.get("title") if isinstance(raw.get("title"), str) else "")
+                or link,
                 link=link,
                 published=_iso(raw.get("date_published")),
                 updated=_iso(raw.get("date_modified")),
@@ -173,7 +205,8 @@ def _parse_json_feed(data: bytes, url: str) -> ParsedFeed:
     home = document.get("home_page_url")
     return ParsedFeed(
         id=xml_safe(str(document.get("feed_url") or url)),
-        title=xml_safe(str(document.get("title") or url)),
+        title=_title(document.get("title") if isinstance(document.get("title"), str) else "")
+        or url,
         home=_absolute(home, url) if isinstance(home, str) else None,
         updated=None,
         items=tuple(items),
@@ -182,10 +215,15 @@ def _parse_json_feed(data: bytes, url: str) -> ParsedFeed:
 
 
 def _text(value: object) -> str:
-    """Feed text (maybe with markup or entities) → plain text."""
+    """Feed text (maybe with markup or entities) → plain text. Unescaping comes before the
+    XML check: `&amp;#x1;` unescapes to a character XML forbids."""
     if not value:
         return ""
-    return html.unescape(text_only(str(value))).strip()
+    return xml_safe(html.unescape(text_only(str(value)))).strip()
+
+
+def _title(value: object) -> str:
+    return cut_at_word(_text(value), MAX_TITLE)
 
 
 def _absolute(link: str, base: str) -> str | None:
@@ -197,7 +235,10 @@ def _absolute(link: str, base: str) -> str | None:
 def _struct_time(value: Any) -> datetime | None:
     if not value:
         return None
-    return datetime.fromtimestamp(calendar.timegm(value), UTC)
+    try:  # year 0, or a zone offset that leaves the calendar: no date rather than a crash
+        return datetime.fromtimestamp(calendar.timegm(value), UTC)
+    except (ValueError, OverflowError, OSError):
+        return None
 
 
 def _iso(value: object) -> datetime | None:
@@ -207,4 +248,9 @@ def _iso(value: object) -> datetime | None:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    try:  # 9999-12-31T23:59-14:00 is in year 10000 once in UTC
+        return moment.astimezone(UTC)
+    except OverflowError:
+        return None
