@@ -375,9 +375,8 @@ class _Run:
                 self._mark(entry.feed_keys())
                 self._write_page(entry)
         if self.full:
-            for entry in self.store.live_entries(self.now):
-                if entry.key not in self.rendered:
-                    self._write_page(entry)
+            for entry in self.store.live_entries(self.now, skip=self.rendered):
+                self._write_page(entry)
         if self.output is not None:
             self._write_feeds()
             self.store.set_meta("last_build", str(to_epoch(self.now)))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Container, Iterable, Iterator
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
@@ -303,14 +303,18 @@ class Store:
             args = (name, cutoff, limit)
         return [entry_from_json(row[0]) for row in self.db.execute(sql, args)]
 
-    def live_entries(self, now: datetime) -> Iterator[Entry]:
-        """Every published entry, streamed (for a full re-render of the pages)."""
-        cursor = self.db.execute(
-            "SELECT data FROM entries WHERE live = 1 AND published <= ? ORDER BY key",
+    def live_entries(self, now: datetime, skip: Container[str] = ()) -> Iterator[Entry]:
+        """Every published entry but those in `skip`, streamed (for a full re-render of the
+        pages). The keys come from an index; only the entries wanted are read and decoded
+        (a cold build has just rendered all of them: decoding them again cost 1 s per 10,000)."""
+        keys = [row[0] for row in self.db.execute(
+            "SELECT key FROM entries WHERE live = 1 AND published <= ?",
             (to_epoch(now),),
-        )
-        for row in cursor:
-            yield entry_from_json(row[0])
+        ) if row[0] not in skip]
+        for key in sorted(keys):
+            row = self.db.execute("SELECT data FROM entries WHERE key = ?", (key,)).fetchone()
+            if row is not None:
+                yield entry_from_json(row[0])
 
     def due_between(self, start: datetime, end: datetime) -> list[Entry]:
         """Live entries whose publication time fell in (start, end]: held back until now."""

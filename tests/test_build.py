@@ -211,6 +211,12 @@ def test_broken_edit_keeps_the_last_good_version_published(project: Path) -> Non
     result = build(project, NOW + timedelta(hours=1))
     assert result.errors == 1
     assert entry_of(project / "output" / "atom.xml", "rusak").title == "Judul Awal Artikel"
+    # A full rebuild into an emptied output re-renders its page from the state.
+    shutil.rmtree(project / "output")
+    build(project, NOW + timedelta(hours=2), full=True)
+    page = project / "output" / "articles" / "rusak.html"
+    assert "Judul Awal Artikel" in page.read_text(encoding="utf-8")
+    assert (project / "output" / "articles" / f"{SEED}.html").is_file()
 
 
 def test_same_file_name_in_two_folders_is_an_error_naming_both(project: Path) -> None:
