@@ -12,15 +12,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from feeds.errors import ConfigError
 from feeds.model import Diagnostic
-from feeds.text import fold, is_http_url, slugify
+from feeds.text import fold, is_http_url, section_slug
 
 T = TypeVar("T")
 
-_DURATION = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*\Z")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
-_LANG_TAG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
-_ID_PREFIX = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:\S+$")
-_SLUG = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+_LANG_TAG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*\Z")
+_ID_PREFIX = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:\S+\Z")
+_SLUG = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*\Z")
 MIN_POLL_SECONDS = 300
 
 
@@ -306,7 +306,7 @@ class _Reader:
                 raise self.fail(key, "must be a table")
             item = self.table(item, key, {"slug", "name", "aliases"})
             name = self.get(item, key, "name", str, check=_check_nonempty).strip()
-            slug = self.get(item, key, "slug", str, slugify(name), _check_slug)
+            slug = self.get(item, key, "slug", str, section_slug(name), _check_slug)
             aliases = self.strings(item, key, "aliases")
             if any(s.slug == slug for s in sections):
                 raise self.fail(f"{key}.slug", f"{slug!r} is used by two sections")
@@ -438,7 +438,9 @@ def _check_positive(value: float) -> str | None:
 
 
 def _check_slug(value: str) -> str | None:
-    if not _SLUG.match(value) or value in ("articles", "tags"):
+    if value in ("all", "articles", "tags"):
+        return f"{value!r} is reserved (the all-sections feed, article pages, tag feeds)"
+    if not _SLUG.match(value):
         return f"{value!r} is not a usable slug (lower-case ASCII words joined by '-')"
     return None
 

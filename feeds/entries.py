@@ -15,7 +15,7 @@ from feeds.model import Article, Block, BulletList, Entry, Heading, Paragraph
 from feeds.store import EntryRecord, from_epoch, to_epoch
 from feeds.text import cut_at_word, slugify
 
-_SAFE_PAGE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_SAFE_PAGE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")  # fullmatch: `$` allows a "\n"
 SUMMARY_LENGTH = 300
 
 
@@ -42,7 +42,7 @@ def entry_id(id_prefix: str, key: str) -> str:
 
 def page_path(key: str) -> str:
     """`articles/<key>.html`, or a safe slug plus a short hash for keys a URL path can't hold."""
-    if _SAFE_PAGE_NAME.match(key) and len(key) <= 120:
+    if _SAFE_PAGE_NAME.fullmatch(key) and len(key) <= 120:
         return f"articles/{key}.html"
     digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:10]
     return f"articles/{slugify(key, fallback='article')[:60]}-{digest}.html"

@@ -390,7 +390,7 @@ class _Run:
         nothing read or held in memory for files that did not change."""
         changed: list[tuple[seeds.SeedFile, FileRecord | None]] = []
         deleted: list[FileRecord] = []
-        skipped: list[str] = []
+        skipped: list[tuple[str, str]] = []
         found = seeds.scan(self.config.paths.seeds, skipped)
         for seed, record in _merge(found, self.store.iter_files()):
             if seed is None:
@@ -405,11 +405,9 @@ class _Run:
                 self.result.diagnostics.extend(record.diagnostics)
             else:
                 changed.append((seed, record))
-        for name in skipped:
-            self.result.diagnostics.append(Diagnostic(
-                "error", f"{self.seeds_label}/{name}",
-                "file or folder name is not valid UTF-8: skipped (rename it)",
-            ))
+        for name, reason in skipped:
+            self.result.diagnostics.append(
+                Diagnostic("error", f"{self.seeds_label}/{name}", reason))
         # Oldest first: the first claimant of an id keeps it, and first-seen times keep file order.
         changed.sort(key=lambda pair: (pair[0].mtime_ns, pair[0].path))
         claimed: dict[str, str] = {}  # key -> path, for the files read in this build

@@ -57,6 +57,12 @@ def fold(text: str) -> str:
     return _SPACE.sub(" ", stripped)
 
 
+def section_slug(name: str) -> str:
+    """A section's slug: `all` names the all-sections feed (its id ends in feed/all)."""
+    slug = slugify(name, fallback="section")
+    return "all-1" if slug == "all" else slug
+
+
 def slugify(name: str, *, fallback: str = "untitled") -> str:
     """Lower-case ASCII words joined by `-`; never empty, `.`/`..`, a path or a reserved name."""
     ascii_text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")

@@ -79,6 +79,11 @@ UPSTREAM_MISTAKES = [
         (MINIMAL + '[serve]\nbind = "localhost"\n', "serve.bind: must be HOST:PORT"),
         (MINIMAL + '[paths]\nstate = "output/state.sqlite"\n', "paths.state: must not be inside"),
         (MINIMAL + '[[sections]]\nname = "A"\nslug = "../x"\n', "sections[0].slug:"),
+        (MINIMAL + '[[sections]]\nname = "A"\nslug = "all"\n',
+         "sections[0].slug: 'all' is reserved"),
+        (MINIMAL + '[[sections]]\nname = "A"\nslug = "kampus\\n"\n',
+         "sections[0].slug: 'kampus\\n' is not a usable slug"),
+        (MINIMAL + 'language = "id\\n"\n', "site.language:"),
         (MINIMAL + '[[sections]]\nname = "A"\n[[sections]]\nname = "a"\n',
          "sections[1].slug: 'a' is used by two sections"),
         (MINIMAL + '[[sections]]\nname = "A"\n[[sections]]\nname = "B"\naliases = ["a"]\n',
@@ -120,3 +125,11 @@ def test_unknown_keys_are_warnings(tmp_path: Path) -> None:
 def test_missing_config_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="config file not found"):
         config.load(tmp_path / "nope.toml")
+
+
+def test_a_section_named_all_does_not_take_the_all_sections_feed(tmp_path: Path) -> None:
+    path = tmp_path / "config" / "feeds.toml"
+    path.parent.mkdir()
+    path.write_text(MINIMAL + '[[sections]]\nname = "All"\n', encoding="utf-8")
+    cfg, _ = config.load(path)
+    assert [s.slug for s in cfg.sections] == ["all-1"]

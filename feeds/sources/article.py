@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
@@ -35,7 +35,15 @@ from feeds.model import (
     Section,
     Tag,
 )
-from feeds.text import collapse_spaces, fold, is_http_url, is_quotation_mark, slugify, xml_safe
+from feeds.text import (
+    collapse_spaces,
+    fold,
+    is_http_url,
+    is_quotation_mark,
+    section_slug,
+    slugify,
+    xml_safe,
+)
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _BULLET = re.compile(r"^[-*•–]\s+(?P<text>\S.*)$")
@@ -63,8 +71,8 @@ _HOST = re.compile(
 )
 _CAPITALIZED_WORD = r"[^\W\d_][\w&.'’-]*"
 _CAPITALIZED_RUN = re.compile(rf"{_CAPITALIZED_WORD}(?:\s+{_CAPITALIZED_WORD}){{0,3}}")
-_HEADER_ID = re.compile(r"^[A-Za-z0-9._-]+$")
-_LANG_TAG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
+_HEADER_ID = re.compile(r"^[A-Za-z0-9._-]+\Z")
+_LANG_TAG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*\Z")
 _HEADER_KEYS = frozenset(
     {"id", "date", "updated", "author", "tags", "summary", "image", "link", "lang", "source",
      "source_url", "draft"}
@@ -274,7 +282,9 @@ def _header_value(path: str, key: str, value: object, rules: Rules) -> object:
 def _text(value: object, fail: Any) -> str:
     if not isinstance(value, str):
         raise fail("must be text, not a list or mapping")
-    return value
+    # Double-quoted YAML escapes ("\x01", "\0") make characters the file itself could not
+    # hold: removed like those of the body, never emitted.
+    return xml_safe(value)
 
 
 def _parse_date(text: str, zone: ZoneInfo, fail: Any) -> datetime:
@@ -287,6 +297,10 @@ def _parse_date(text: str, zone: ZoneInfo, fail: Any) -> datetime:
             raise fail(f"{text!r} is not an ISO 8601 date") from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=zone)
+    try:  # 0001-01-01 in Jakarta is year 0 in UTC; times are stored as UTC seconds
+        datetime.fromtimestamp(parsed.timestamp(), UTC)
+    except (OverflowError, ValueError, OSError):
+        raise fail(f"{text!r} is outside the calendar once in UTC") from None
     return parsed
 
 
@@ -297,7 +311,7 @@ def _section(path: str, line: str, rules: Rules, diagnostics: list[Diagnostic]) 
     known = rules.sections.get(fold(line))
     if known is not None:
         return known
-    section = Section(slugify(line, fallback="section"), line)
+    section = Section(section_slug(line), line)
     diagnostics.append(
         Diagnostic("notice", path, f"unknown section {line!r}: created as {section.slug!r}")
     )

@@ -21,17 +21,18 @@ def is_article_name(name: str) -> bool:
     return not name.startswith(".") and name.lower().endswith(".txt") and len(name) > 4
 
 
-def scan(root: Path, skipped: list[str] | None = None) -> Iterator[SeedFile]:
+def scan(root: Path, skipped: list[tuple[str, str]] | None = None) -> Iterator[SeedFile]:
     """Every article file in path order, streamed (one folder listing in memory at a time).
 
     Hidden files and folders are skipped, and so are links to folders (loops). A folder
     sorts as its name plus `/`, so the order is exactly that of the sorted relative paths,
     which lets the build merge it with the state's records without holding either. Names
-    that are not valid UTF-8 cannot be stored or linked: they go to `skipped` instead."""
+    that are not valid UTF-8 cannot be stored or linked, and links that cannot be followed
+    (loops) cannot be read: they go to `skipped` as (name, reason) instead."""
     yield from _walk(root, "", skipped if skipped is not None else [])
 
 
-def _walk(folder: Path, prefix: str, skipped: list[str]) -> Iterator[SeedFile]:
+def _walk(folder: Path, prefix: str, skipped: list[tuple[str, str]]) -> Iterator[SeedFile]:
     try:
         with os.scandir(folder) as listing:
             items = [i for i in listing if not i.name.startswith(".")]
@@ -42,7 +43,8 @@ def _walk(folder: Path, prefix: str, skipped: list[str]) -> Iterator[SeedFile]:
         try:
             item.name.encode("utf-8")
         except UnicodeEncodeError:  # undecodable bytes, kept by the OS as surrogate escapes
-            skipped.append(prefix + item.name.encode("utf-8", "backslashreplace").decode())
+            skipped.append((prefix + item.name.encode("utf-8", "backslashreplace").decode(),
+                            "file or folder name is not valid UTF-8: skipped (rename it)"))
             continue
         if item.is_dir(follow_symlinks=False):
             keyed.append((item.name + "/", item))
@@ -52,6 +54,12 @@ def _walk(folder: Path, prefix: str, skipped: list[str]) -> Iterator[SeedFile]:
     for name, item in keyed:
         if name.endswith("/"):
             yield from _walk(Path(item.path), prefix + name, skipped)
-        elif item.is_file():
-            st = item.stat()
+        else:
+            try:  # a link loop raises here; a dangling link or a file gone since is not a file
+                if not item.is_file():
+                    continue
+                st = item.stat()
+            except OSError as exc:
+                skipped.append((prefix + name, f"cannot read: {exc.strerror or exc}: skipped"))
+                continue
             yield SeedFile(prefix + name, st.st_size, st.st_mtime_ns, st.st_ino)
