@@ -29,10 +29,13 @@ def scan(root: Path, skipped: list[tuple[str, str]] | None = None) -> Iterator[S
     which lets the build merge it with the state's records without holding either. Names
     that are not valid UTF-8 cannot be stored or linked, and links that cannot be followed
     (loops) cannot be read: they go to `skipped` as (name, reason) instead."""
-    yield from _walk(root, "", skipped if skipped is not None else [])
+    inside = os.path.realpath(root) + os.sep
+    yield from _walk(root, "", skipped if skipped is not None else [], inside)
 
 
-def _walk(folder: Path, prefix: str, skipped: list[tuple[str, str]]) -> Iterator[SeedFile]:
+def _walk(
+    folder: Path, prefix: str, skipped: list[tuple[str, str]], inside: str
+) -> Iterator[SeedFile]:
     try:
         with os.scandir(folder) as listing:
             items = [i for i in listing if not i.name.startswith(".")]
@@ -53,9 +56,11 @@ def _walk(folder: Path, prefix: str, skipped: list[tuple[str, str]]) -> Iterator
     keyed.sort(key=lambda pair: pair[0])
     for name, item in keyed:
         if name.endswith("/"):
-            yield from _walk(Path(item.path), prefix + name, skipped)
+            yield from _walk(Path(item.path), prefix + name, skipped, inside)
+        elif (problem := _link_problem(item, inside)) is not None:
+            skipped.append((prefix + name, problem))
         else:
-            try:  # a link loop raises here; a dangling link or a file gone since is not a file
+            try:  # a link loop raises here; a file gone since the listing is not a file
                 if not item.is_file():
                     continue
                 st = item.stat()
@@ -63,3 +68,16 @@ def _walk(folder: Path, prefix: str, skipped: list[tuple[str, str]]) -> Iterator
                 skipped.append((prefix + name, f"cannot read: {exc.strerror or exc}: skipped"))
                 continue
             yield SeedFile(prefix + name, st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+def _link_problem(item: os.DirEntry[str], inside: str) -> str | None:
+    """Why a link named like an article is not read: whoever can make links in seeds/ must
+    not publish any file the publisher can read (the config, a key, /etc/passwd)."""
+    if not item.is_symlink():  # from the listing: no system call for plain files
+        return None
+    target = os.path.realpath(item.path)
+    if not target.startswith(inside):
+        return "a link to a file outside the seeds folder: skipped"
+    if not Path(target).exists():
+        return "a link to nothing (dangling, or a loop): skipped"
+    return None
