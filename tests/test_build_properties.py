@@ -37,10 +37,12 @@ IN_CI = bool(os.environ.get("CI"))
 # (derandomized by the "ci" profile loaded in conftest), a local run 25; the file then takes
 # about 100 s in CI on 2 cores. No explain phase: after a failure it re-runs ~100 builds of
 # varied huge inputs, minutes for one hint.
-whole_build = settings(max_examples=80 if IN_CI else 25,
+# `make stress` (HYPOTHESIS_PROFILE=stress) runs 500.
+STRESS = os.environ.get("HYPOTHESIS_PROFILE") == "stress"
+whole_build = settings(max_examples=500 if STRESS else 80 if IN_CI else 25,
                        phases=[p for p in settings.default.phases if p != Phase.explain])
-# Reader-level properties on 100 KB+ inputs: CI 100, a local run 30.
-big_input = settings(max_examples=100 if IN_CI else 30)
+# Reader-level properties on 100 KB+ inputs: CI 100, a local run 30, stress 1,000.
+big_input = settings(max_examples=1000 if STRESS else 100 if IN_CI else 30)
 
 # The XML 1.0 Char production; written out here, not borrowed from feeds.text.
 NOT_XML_CHAR = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
