@@ -336,28 +336,27 @@ class Store:
 
         Per distinct section, one indexed probe: a GROUP BY over the whole table cost 0.4 s
         at 100,000 entries."""
-        cutoff = to_epoch(now)
-        found = {}
-        for (slug,) in self.db.execute("SELECT DISTINCT section FROM entries").fetchall():
-            row = self.db.execute(
-                "SELECT section_name FROM entries WHERE section = ? AND live = 1 "
-                "AND published <= ? LIMIT 1",
-                (slug, cutoff),
-            ).fetchone()
-            if row is not None:
-                found[slug] = row[0]
-        return found
+        return self._named(
+            "SELECT DISTINCT section FROM entries",
+            "SELECT section_name FROM entries WHERE section = ? AND live = 1 "
+            "AND published <= ? LIMIT 1",
+            now,
+        )
 
     def tags(self, now: datetime) -> dict[str, str]:
         """Slug → name of every tag with a published entry (one indexed probe per tag)."""
+        return self._named(
+            "SELECT DISTINCT tag FROM entry_tags",
+            "SELECT t.tag_name FROM entry_tags t CROSS JOIN entries e ON e.key = t.key "
+            "WHERE t.tag = ? AND e.live = 1 AND e.published <= ? LIMIT 1",
+            now,
+        )
+
+    def _named(self, slugs: str, probe: str, now: datetime) -> dict[str, str]:
         cutoff = to_epoch(now)
         found = {}
-        for (slug,) in self.db.execute("SELECT DISTINCT tag FROM entry_tags").fetchall():
-            row = self.db.execute(
-                "SELECT t.tag_name FROM entry_tags t CROSS JOIN entries e ON e.key = t.key "
-                "WHERE t.tag = ? AND e.live = 1 AND e.published <= ? LIMIT 1",
-                (slug, cutoff),
-            ).fetchone()
+        for (slug,) in self.db.execute(slugs).fetchall():
+            row = self.db.execute(probe, (slug, cutoff)).fetchone()
             if row is not None:
                 found[slug] = row[0]
         return found

@@ -338,22 +338,21 @@ def _read_capped(
         decoder = BoundedDecoder(encoding, limits.max_bytes)
     except DecodeError as exc:
         raise UpstreamError(str(response.url), str(exc)) from None
+    over_cap = UpstreamError(
+        str(response.url), f"body is over the {limits.max_bytes}-byte cap (stopped reading)"
+    )
     chunks: list[bytes] = []
     size = 0
     for raw in raws:  # decoded here, in bounded steps: see feeds.compress
         size += len(raw)
         if size > limits.max_bytes:
-            raise UpstreamError(
-                str(response.url), f"body is over the {limits.max_bytes}-byte cap (stopped reading)"
-            )
+            raise over_cap
         if clock() > deadline:
             raise UpstreamError(str(response.url), f"fetch took longer than {limits.timeout:g}s")
         try:
             chunks.append(decoder.decode(raw))
         except OverCap:
-            raise UpstreamError(
-                str(response.url), f"body is over the {limits.max_bytes}-byte cap (stopped reading)"
-            ) from None
+            raise over_cap from None
         except DecodeError as exc:
             raise UpstreamError(str(response.url), str(exc)) from None
     return b"".join(chunks)
