@@ -17,6 +17,7 @@ from feeds.text import cut_at_word, slugify
 
 _SAFE_PAGE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")  # fullmatch: `$` allows a "\n"
 SUMMARY_LENGTH = 300
+PAGES_FOLDER = "articles"  # every entry's own page is in here
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,9 +44,9 @@ def entry_id(id_prefix: str, key: str) -> str:
 def page_path(key: str) -> str:
     """`articles/<key>.html`, or a safe slug plus a short hash for keys a URL path can't hold."""
     if _SAFE_PAGE_NAME.fullmatch(key) and len(key) <= 120:
-        return f"articles/{key}.html"
+        return f"{PAGES_FOLDER}/{key}.html"
     digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:10]
-    return f"articles/{slugify(key, fallback='article')[:60]}-{digest}.html"
+    return f"{PAGES_FOLDER}/{slugify(key, fallback='article')[:60]}-{digest}.html"
 
 
 def content_hash(article: Article) -> str:

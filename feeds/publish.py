@@ -27,11 +27,12 @@ from feeds.store import (
     EntryRecord,
     FileRecord,
     Store,
+    entry_from_json,
     entry_to_json,
     from_epoch,
     to_epoch,
 )
-from feeds.writer import Output
+from feeds.writer import Output, holds, stage_file
 
 CHECKPOINT_FROM = 1000  # articles read; then the WAL is folded into the database
 PARALLEL_FROM = 2000
@@ -155,6 +156,12 @@ class Prepared:
     entry: Entry | None = None
     data: str = ""  # the entry as the state stores it
     page: bytes | None = None
+    # In worker processes the page is written where it goes, as a staged temp file (or found
+    # already there: `current`), and the entry comes back without its content (`light`):
+    # page bytes and content would otherwise be pickled through the main process.
+    staged: str | None = None
+    current: bool = False
+    light: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,23 +224,46 @@ class Renderer:
 
 
 _worker_renderer: Renderer | None = None
+_worker_output: str | None = None  # output/, when this process stages the pages itself
 
 
-def _init_worker(renderer: Renderer) -> None:
-    global _worker_renderer
+def _init_worker(renderer: Renderer, output_root: str | None = None) -> None:
+    global _worker_renderer, _worker_output
     _worker_renderer = renderer
+    _worker_output = output_root
 
 
 def _prepare_one(job: tuple[str, str, str, int]) -> Prepared:
     root, label, path, mtime = job
     assert _worker_renderer is not None
     try:
-        data = Path(root, path).read_bytes()
-        return _worker_renderer.prepare(f"{label}/{path}", data, mtime)
+        with open(os.path.join(root, path), "rb") as handle:  # noqa: PTH118, PTH123
+            data = handle.read()
+        prepared = _worker_renderer.prepare(f"{label}/{path}", data, mtime)
+        if _worker_output is not None:
+            prepared = _stage_page(prepared, _worker_output)
+        return prepared
     except ArticleError as exc:
         return Prepared(None, [], exc.message)
     except OSError as exc:
         return Prepared(None, [], f"cannot read: {exc.strerror or exc}")
+
+
+def _stage_page(prepared: Prepared, output_root: str) -> Prepared:
+    """Write the page as a staged temp file in output/ (the main process adopts it at commit
+    or removes it) and send the entry back without its content (`data` has it)."""
+    entry, page = prepared.entry, prepared.page
+    if entry is None:
+        return prepared
+    staged, current = None, False
+    if page is not None and entry.page is not None:
+        target = os.path.join(output_root, entry.page)  # noqa: PTH118 (no Path per page)
+        if holds(target, page):
+            current = True
+        else:
+            staged = stage_file(target, page)
+    return replace(prepared, entry=replace(entry, content_html=""), page=None, staged=staged,
+                   current=current, light=True)
 
 
 def _merge(
@@ -433,9 +463,14 @@ class _Run:
             for (seed, record), prepared in zip(changed, results, strict=True):
                 yield seed, record, prepared
             return
+        # The workers write the pages too, in a folder swept before they start.
+        output_root = None
+        if self.output is not None:
+            self.output.open_folder(entries.PAGES_FOLDER)
+            output_root = str(self.output.root)
         context = multiprocessing.get_context("forkserver")  # no fork() of a threaded daemon
         with context.Pool(os.cpu_count(), initializer=_init_worker,
-                          initargs=(self.renderer,)) as pool:
+                          initargs=(self.renderer, output_root)) as pool:
             # In batches: imap runs ahead of its consumer without bound, and 100,000 parsed
             # articles waiting in the queue cost ~300 MB.
             for start in range(0, len(jobs), PARALLEL_BATCH):
@@ -462,6 +497,7 @@ class _Run:
             if other is not None:
                 problem = f"id {article.key!r} is already used by seeds/{other}; rename one file"
         if article is None or problem is not None:
+            self._drop(prepared.staged)
             diagnostic = Diagnostic("error", where, problem or "unreadable")
             self.result.diagnostics.append(diagnostic)
             if owned is not None:
@@ -505,10 +541,15 @@ class _Run:
             first_seen = self._unique_second(first_seen)
         times = entries.reconcile_times(previous, article, digest, first_seen, self.now)
         entry, data, page = prepared.entry, prepared.data, prepared.page
+        staged, current = prepared.staged, prepared.current
         if times != prepared.times:  # rendered as new in the worker: redo what times change
+            if prepared.light:
+                entry = entry_from_json(data)
             entry = replace(entry, published=from_epoch(times.published),
                             updated=from_epoch(times.updated))
             data, page = "", None
+            self._drop(staged)
+            staged, current = None, False
         live = not article.draft
         unchanged = (
             previous is not None
@@ -520,13 +561,18 @@ class _Run:
         self.store.put_entry(entry, origin=f"seeds:{seed.path}", hash=digest,
                              first_seen=times.first_seen, live=live, data=data or None)
         if unchanged:
+            self._drop(staged)
             return
         self._mark(entry.feed_keys())
         if previous is not None:
             self._mark_record(previous)
         if live and entry.published <= self.now:
-            self._write_page(entry, page)
+            if staged is not None or current:
+                self._adopt_page(entry, staged)
+            else:
+                self._write_page(entry, page)
         elif entry.page is not None:
+            self._drop(staged)
             self._remove(entry.page)
 
     def _unique_second(self, second: int) -> int:
@@ -572,6 +618,19 @@ class _Run:
     def _remove(self, path: str) -> None:
         if self.output is not None and self.output.remove(path):
             self.outputs_removed.append(path)
+
+    def _adopt_page(self, entry: Entry, staged: str | None) -> None:
+        """A page a worker staged (or found already current): nothing left to render."""
+        assert entry.page is not None and self.output is not None
+        if self.full:
+            self.rendered.add(entry.key)
+        if staged is not None:
+            self.output.adopt(entry.page, staged)
+
+    @staticmethod
+    def _drop(staged: str | None) -> None:
+        if staged is not None:
+            Path(staged).unlink(missing_ok=True)
 
     def _write_page(self, entry: Entry, page: bytes | None = None) -> None:
         if entry.page is None or self.output is None:

@@ -63,7 +63,7 @@ class Output:
         if not precompress:
             return self._stage(relative, data)
         path = self.target(relative)
-        changed = not _holds(path, data)
+        changed = not holds(path, data)
         # The variants are staged, hence renamed, before the file itself: a build killed
         # between the renames leaves the old file, which the next build sees as changed and
         # writes again with its variants. The other order left a stale .gz behind a current
@@ -78,7 +78,7 @@ class Output:
 
     def _stage(self, relative: str, data: bytes) -> bool:
         path = self.target(relative)
-        if _holds(path, data):
+        if holds(path, data):
             return False
         self._enqueue(relative, path, data)
         return True
@@ -116,17 +116,19 @@ class Output:
 
     def _create(self, batch: list[tuple[str, Path, bytes]]) -> None:
         for relative, path, data in batch:
-            folder = path.parent
-            self._make_folder(folder)
-            fd, temp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
-            try:
-                with os.fdopen(fd, "wb") as handle:
-                    handle.write(data)
-                    os.fchmod(handle.fileno(), FILE_MODE)  # mkstemp makes 0600
-            except BaseException:
-                Path(temp).unlink(missing_ok=True)
-                raise
-            self._staged.append((relative, Path(temp)))
+            self._make_folder(path.parent)
+            self._staged.append((relative, Path(stage_file(str(path), data))))
+
+    def open_folder(self, relative: str) -> str:
+        """Make `relative` exist and sweep it now, before other processes stage files in it
+        with `stage_file` (a later first sweep would remove theirs); its absolute path."""
+        folder = self.target(relative)
+        self._make_folder(folder)
+        return str(folder)
+
+    def adopt(self, relative: str, temp: str) -> None:
+        """Take over a temp file another process staged with `stage_file` for `relative`."""
+        self._staged.append((relative, Path(temp)))
 
     def _flush(self) -> None:
         """Wait until every staged file exists as a temp file; raise what the thread hit."""
@@ -205,13 +207,32 @@ class Output:
             self._swept.add(folder)
 
 
-def _holds(path: Path, data: bytes) -> bool:
+def stage_file(path: str, data: bytes) -> str:
+    """Write `data` to a new temp file beside `path` (in a folder `Output.open_folder` made
+    and swept); the temp file's path, for `Output.adopt`. Safe in any process."""
+    folder, name = os.path.split(path)
+    fd, temp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=TEMP_SUFFIX)
     try:
-        if path.stat().st_size != len(data):
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            os.fchmod(handle.fileno(), FILE_MODE)  # mkstemp makes 0600
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    return temp
+
+
+def holds(path: str | Path, data: bytes) -> bool:
+    """Whether the file at `path` already has exactly these bytes."""
+    try:
+        if os.stat(path).st_size != len(data):  # noqa: PTH116 (no Path per file)
             return False
-        return path.read_bytes() == data
+        with open(path, "rb") as handle:  # noqa: PTH123
+            return handle.read() == data
     except FileNotFoundError:
         return False
+
+
 
 
 def _sweep(folder: Path) -> None:

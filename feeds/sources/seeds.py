@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class SeedFile:
+class SeedFile(NamedTuple):
+    """A named tuple, not a dataclass: made once per file per build, 100,000 times a no-op."""
+
     path: str  # relative to the seeds folder, `/`-separated
     size: int
     mtime_ns: int
@@ -22,25 +23,48 @@ def is_article_name(name: str) -> bool:
 
 
 def scan(root: Path, skipped: list[tuple[str, str]] | None = None) -> Iterator[SeedFile]:
-    """Every article file in path order, streamed (one folder listing in memory at a time).
+    """Every article file in path order, streamed (one folder listing per level in memory).
 
     Hidden files and folders are skipped, and so are links to folders (loops). A folder
     sorts as its name plus `/`, so the order is exactly that of the sorted relative paths,
     which lets the build merge it with the state's records without holding either. Names
     that are not valid UTF-8 cannot be stored or linked, and links that cannot be followed
     (loops) cannot be read: they go to `skipped` as (name, reason) instead."""
+    skipped = [] if skipped is None else skipped
     inside = os.path.realpath(root) + os.sep
-    yield from _walk(root, "", skipped if skipped is not None else [], inside)
+    # A stack of open listings rather than recursive generators: every file passed up
+    # through one `yield from` per level cost ~0.3 s of a no-op build at 100,000 files.
+    stack = [(iter(_listing(str(root), "", skipped)), "")]
+    while stack:
+        listing, prefix = stack[-1]
+        for name, item in listing:
+            if name.endswith("/"):
+                stack.append((iter(_listing(item.path, prefix + name, skipped)), prefix + name))
+                break
+            if (problem := _link_problem(item, inside)) is not None:
+                skipped.append((prefix + name, problem))
+                continue
+            try:  # a link loop raises here; a file gone since the listing is not a file
+                if not item.is_file():
+                    continue
+                st = item.stat()
+            except OSError as exc:
+                skipped.append((prefix + name, f"cannot read: {exc.strerror or exc}: skipped"))
+                continue
+            yield SeedFile(prefix + name, st.st_size, st.st_mtime_ns, st.st_ino)
+        else:
+            stack.pop()
 
 
-def _walk(
-    folder: Path, prefix: str, skipped: list[tuple[str, str]], inside: str
-) -> Iterator[SeedFile]:
+def _listing(
+    folder: str, prefix: str, skipped: list[tuple[str, str]]
+) -> list[tuple[str, os.DirEntry[str]]]:
+    """One folder's articles and sub-folders (as `name/`), sorted by those names."""
     try:
         with os.scandir(folder) as listing:
             items = [i for i in listing if not i.name.startswith(".")]
     except (FileNotFoundError, NotADirectoryError):
-        return
+        return []
     keyed = []
     for item in items:
         try:
@@ -54,20 +78,7 @@ def _walk(
         elif is_article_name(item.name):
             keyed.append((item.name, item))
     keyed.sort(key=lambda pair: pair[0])
-    for name, item in keyed:
-        if name.endswith("/"):
-            yield from _walk(Path(item.path), prefix + name, skipped, inside)
-        elif (problem := _link_problem(item, inside)) is not None:
-            skipped.append((prefix + name, problem))
-        else:
-            try:  # a link loop raises here; a file gone since the listing is not a file
-                if not item.is_file():
-                    continue
-                st = item.stat()
-            except OSError as exc:
-                skipped.append((prefix + name, f"cannot read: {exc.strerror or exc}: skipped"))
-                continue
-            yield SeedFile(prefix + name, st.st_size, st.st_mtime_ns, st.st_ino)
+    return keyed
 
 
 def _link_problem(item: os.DirEntry[str], inside: str) -> str | None:
