@@ -4,7 +4,7 @@ A measured heuristic rather than a statistical model: news prose in the
 languages a newsroom publishes is dominated by a few hundred function words,
 which tell Indonesian from English (and from the other languages listed
 here) reliably once a text has a few dozen words. Short or mixed texts fall
-back to the site's language. Accuracy is measured in tests/test_lang.py.
+back to the site's language. Measured in tests/test_lang.py.
 """
 
 from __future__ import annotations
@@ -12,8 +12,6 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterable
-
-_WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?")
 
 
 def _words(text: str) -> frozenset[str]:
@@ -68,6 +66,20 @@ _STOPWORDS: dict[str, frozenset[str]] = {
 
 MIN_WORDS = 12  # below this, a text is too short to tell: use the site's language
 MARGIN = 1.5  # the winner must beat the runner-up by this factor
+SAMPLE = 1500  # characters (about 200 words): they decide as well as the whole text
+
+# Words are counted as UTF-8 bytes split at white space once digits, ASCII punctuation and
+# general punctuation (U+2010–U+203F: dashes, quotes, ellipsis) plus NBSP and guillemets are
+# made spaces: ~45 µs per article, where a regular expression over Unicode letter classes
+# cost ~100. Apostrophes split too ("l'homme" is no function word either way).
+_ASCII_SEPARATORS = bytes.maketrans(b"0123456789!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~", b" " * 42)
+_OTHER_SEPARATORS = re.compile(rb"\xe2\x80[\x90-\xbf]|\xc2[\xa0\xab\xb7\xbb]")
+_STOPWORD_BYTES = {lang: frozenset(w.encode() for w in words) for lang, words in _STOPWORDS.items()}
+
+
+def _sample_words(text: str) -> list[bytes]:
+    data = text[:SAMPLE].lower().encode("utf-8", "replace")
+    return _OTHER_SEPARATORS.sub(b" ", data).translate(_ASCII_SEPARATORS).split()
 
 
 def recognize(text: str, candidates: Iterable[str], default: str) -> str:
@@ -76,12 +88,12 @@ def recognize(text: str, candidates: Iterable[str], default: str) -> str:
     known = [p for p in by_primary if p in _STOPWORDS]
     if not known:
         return default
-    # The first 1,500 characters (about 200 words) decide as well as the whole text.
-    counts = Counter(_WORD.findall(text[:1500].lower()))
-    if counts.total() < MIN_WORDS:
+    words = _sample_words(text)
+    if len(words) < MIN_WORDS:
         return default
+    counts = Counter(words)
     scores = sorted(
-        ((sum(counts[w] for w in _STOPWORDS[p].intersection(counts)), p) for p in known),
+        ((sum(counts[w] for w in _STOPWORD_BYTES[p].intersection(counts)), p) for p in known),
         reverse=True,
     )
     best, best_lang = scores[0]

@@ -246,8 +246,10 @@ class Store:
         live: bool,
         canonical: str | None = None,
         data: str | None = None,
+        new: bool = False,
     ) -> None:
-        """Store `entry` (`data`: its `entry_to_json`, when a worker already encoded it)."""
+        """Store `entry` (`data`: its `entry_to_json`, when a worker already encoded it;
+        `new`: the caller knows the state has no entry with this key, nor tags of it)."""
         published = to_epoch(entry.published)
         self.db.execute(
             "INSERT OR REPLACE INTO entries (key, origin, hash, first_seen, published, updated, "
@@ -259,11 +261,13 @@ class Store:
                 json.dumps([t.slug for t in entry.tags]), canonical, data or entry_to_json(entry),
             ),
         )
-        self.db.execute("DELETE FROM entry_tags WHERE key = ?", (entry.key,))
-        self.db.executemany(
-            "INSERT INTO entry_tags (tag, tag_name, key, published) VALUES (?, ?, ?, ?)",
-            [(t.slug, t.name, entry.key, published) for t in entry.tags],
-        )
+        if not new:
+            self.db.execute("DELETE FROM entry_tags WHERE key = ?", (entry.key,))
+        if entry.tags:
+            self.db.executemany(
+                "INSERT INTO entry_tags (tag, tag_name, key, published) VALUES (?, ?, ?, ?)",
+                [(t.slug, t.name, entry.key, published) for t in entry.tags],
+            )
 
     def published_at(self, second: int) -> bool:
         """Whether some entry is already published at exactly this second."""
@@ -279,6 +283,10 @@ class Store:
 
     def latest(self, feed: str, now: datetime, limit: int) -> list[Entry]:
         """The newest `limit` published entries of one feed ('all', 'section:S', 'tag:T')."""
+        return [entry_from_json(data) for data in self.latest_rows(feed, now, limit)]
+
+    def latest_rows(self, feed: str, now: datetime, limit: int) -> list[str]:
+        """`latest` as the stored JSON, for another process to decode."""
         kind, _, name = feed.partition(":")
         cutoff = to_epoch(now)
         if kind == "all":
@@ -302,7 +310,7 @@ class Store:
                 "ORDER BY t.published DESC, t.key LIMIT ?"
             )
             args = (name, cutoff, limit)
-        return [entry_from_json(row[0]) for row in self.db.execute(sql, args)]
+        return [row[0] for row in self.db.execute(sql, args)]
 
     def live_entries(self, now: datetime, skip: Container[str] = ()) -> Iterator[Entry]:
         """Every published entry but those in `skip`, streamed (for a full re-render of the

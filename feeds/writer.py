@@ -33,7 +33,6 @@ class Output:
     def __init__(self, root: Path, *, durable: bool = True) -> None:
         self.root = root.resolve()
         self._root = str(self.root)
-        self._prefix = self._root.rstrip(os.sep) + os.sep
         self.durable = durable
         self._staged: list[tuple[str, Path]] = []  # (final relative path, temp file)
         self._buffer: list[tuple[str, Path, bytes]] = []  # not yet handed to the thread
@@ -47,12 +46,7 @@ class Output:
         self._swept: set[Path] = set()
 
     def target(self, relative: str) -> Path:
-        # Lexical, not resolve(): a realpath per file cost seconds at 100,000 files, and the
-        # writer itself never creates links.
-        joined = os.path.normpath(os.path.join(self._root, relative))  # noqa: PTH118
-        if not joined.startswith(self._prefix):
-            raise ValueError(f"refusing to write outside the output folder: {relative!r}")
-        return Path(joined)
+        return Path(target_path(self._root, relative))
 
     def put(self, relative: str, data: bytes, *, precompress: bool = False) -> bool:
         """Stage `data` for `relative`; False (nothing staged) when the file already holds it.
@@ -60,28 +54,10 @@ class Output:
         With `precompress`, `relative.gz` and `relative.br` are staged beside it, so that a
         server can send compressed bytes with their own ETag without compressing per request.
         """
-        if not precompress:
-            return self._stage(relative, data)
-        path = self.target(relative)
-        changed = not holds(path, data)
-        # The variants are staged, hence renamed, before the file itself: a build killed
-        # between the renames leaves the old file, which the next build sees as changed and
-        # writes again with its variants. The other order left a stale .gz behind a current
-        # file for good (tests/test_writer.py cuts a commit after each rename).
-        for suffix, compress in COMPRESSORS.items():
-            variant = relative + suffix
-            if changed or not self.target(variant).exists():
-                self._stage(variant, compress(data))
-        if changed:
-            self._enqueue(relative, path, data)
-        return changed
-
-    def _stage(self, relative: str, data: bytes) -> bool:
-        path = self.target(relative)
-        if holds(path, data):
-            return False
-        self._enqueue(relative, path, data)
-        return True
+        changes = changed_files(self._root, relative, data, precompress=precompress)
+        for name, content in changes:
+            self._enqueue(name, self.target(name), content)
+        return any(name == relative for name, _ in changes)
 
     def _enqueue(self, relative: str, path: Path, data: bytes) -> None:
         # Files are created by a writer thread, in batches: measured here, creating a file
@@ -122,7 +98,7 @@ class Output:
     def open_folder(self, relative: str) -> str:
         """Make `relative` exist and sweep it now, before other processes stage files in it
         with `stage_file` (a later first sweep would remove theirs); its absolute path."""
-        folder = self.target(relative)
+        folder = self.target(relative) if relative.strip("/.") else self.root
         self._make_folder(folder)
         return str(folder)
 
@@ -180,7 +156,7 @@ class Output:
                 while not folder.is_dir():  # emptied and removed: its parent recorded that
                     folder = folder.parent
                 _fsync_folder(folder)
-        changed = self.pending
+        changed = sorted(self.pending)  # the same order whoever staged what, and when
         self._staged.clear()
         self._removals.clear()
         return changed
@@ -205,6 +181,49 @@ class Output:
             else:
                 _sweep(folder)
             self._swept.add(folder)
+
+
+def target_path(root: str, relative: str) -> str:
+    """`relative` under `root`, refusing any path that leaves it."""
+    # Lexical, not resolve(): a realpath per file cost seconds at 100,000 files, and the
+    # writer itself never creates links.
+    joined = os.path.normpath(os.path.join(root, relative))  # noqa: PTH118
+    if not joined.startswith(root.rstrip(os.sep) + os.sep):
+        raise ValueError(f"refusing to write outside the output folder: {relative!r}")
+    return joined
+
+
+def changed_files(
+    root: str, relative: str, data: bytes, *, precompress: bool
+) -> list[tuple[str, bytes]]:
+    """What writing `data` to `relative` must stage: (relative path, bytes), nothing for a
+    file that already holds them; with `precompress`, its .gz and .br variants too."""
+    path = target_path(root, relative)
+    if not precompress:
+        return [] if holds(path, data) else [(relative, data)]
+    changed = not holds(path, data)
+    changes = []
+    # The variants are staged, hence renamed, before the file itself: a build killed
+    # between the renames leaves the old file, which the next build sees as changed and
+    # writes again with its variants. The other order left a stale .gz behind a current
+    # file for good (tests/test_writer.py cuts a commit after each rename).
+    for suffix, compress in COMPRESSORS.items():
+        if changed or not os.path.exists(path + suffix):  # noqa: PTH110
+            variant = compress(data)
+            if not holds(path + suffix, variant):
+                changes.append((relative + suffix, variant))
+    if changed:
+        changes.append((relative, data))
+    return changes
+
+
+def stage_changes(
+    root: str, relative: str, data: bytes, *, precompress: bool
+) -> list[tuple[str, str]]:
+    """`Output.put` for another process: stage what changed now, in folders the Output
+    opened (`open_folder`); (relative path, temp file) pairs, in order, for `Output.adopt`."""
+    return [(name, stage_file(target_path(root, name), content))
+            for name, content in changed_files(root, relative, data, precompress=precompress)]
 
 
 def stage_file(path: str, data: bytes) -> str:
