@@ -8,6 +8,7 @@ import mimetypes
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 from urllib.parse import quote, urlsplit
 
 from feeds import render
@@ -29,8 +30,7 @@ class Site:
     author: str
 
 
-@dataclass(frozen=True, slots=True)
-class Times:
+class Times(NamedTuple):
     first_seen: int
     published: int
     updated: int
@@ -78,16 +78,18 @@ def _block_data(block: Block) -> list[object]:
 
 def reconcile_times(
     previous: EntryRecord | None,
-    article: Article,
+    date: int | None,
+    updated_at: int | None,
     new_hash: str,
     file_mtime: int,
     now: datetime,
 ) -> Times:
-    """Publication time is fixed when first seen; `updated` moves only when the text changes."""
+    """Publication time is fixed when first seen; `updated` moves only when the text changes.
+    `date` and `updated_at` are the article header's, in epoch seconds."""
     first_seen = previous.first_seen if previous is not None else file_mtime
-    published = to_epoch(article.date) if article.date is not None else first_seen
-    if article.updated is not None:
-        updated = to_epoch(article.updated)
+    published = date if date is not None else first_seen
+    if updated_at is not None:
+        updated = updated_at
     elif previous is None:
         updated = published
     elif previous.hash != new_hash:

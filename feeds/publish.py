@@ -15,12 +15,13 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from feeds import __version__, entries, jsonfeed, pages
 from feeds.config import Config
 from feeds.errors import ArticleError
-from feeds.model import Article, Diagnostic, Entry, FeedFormat, FeedInfo
+from feeds.model import Diagnostic, Entry, FeedFormat, FeedInfo
 from feeds.sources import article as article_reader
 from feeds.sources import seeds
 from feeds.store import (
@@ -153,24 +154,31 @@ def site_identity(
 # --- reading and rendering, in worker processes for large builds --------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Prepared:
-    """One article file, read and rendered; `problem` instead when it could not be."""
+class Prepared(NamedTuple):
+    """One article file read and rendered as if new, in plain values: workers send one per
+    article, and dataclasses (Article, Entry, their parts) cost ~100 µs an article to pickle
+    and unpickle. `problem` says why it cannot be published; then the rest is empty."""
 
-    article: Article | None
-    notes: list[Diagnostic]
     problem: str | None
+    notes: tuple[tuple[str, str, str], ...] = ()  # Diagnostic fields
+    key: str = ""
+    draft: bool = False
+    date: int | None = None  # the header's `date` and `updated`, in epoch seconds
+    updated: int | None = None
     digest: str = ""
-    times: entries.Times | None = None
-    entry: Entry | None = None
+    times: entries.Times = entries.Times(0, 0, 0)  # the times it was rendered with
+    section: tuple[str, str] = ("", "")  # slug, name
+    tags: tuple[tuple[str, str], ...] = ()  # slug, name
+    page: str | None = None  # its page's path in output/
     data: str = ""  # the entry as the state stores it
-    page: bytes | None = None
-    # In worker processes the page is written where it goes, as a staged temp file (or found
-    # already there: `current`), and the entry comes back without its content (`light`):
-    # page bytes and content would otherwise be pickled through the main process.
+    page_bytes: bytes | None = None  # the page, when rendered in this process
+    # In worker processes the page is written where it goes as a staged temp file (or found
+    # already there: `current`): page bytes would otherwise go through the main process.
     staged: str | None = None
     current: bool = False
-    light: bool = False
+
+    def feed_keys(self) -> tuple[str, ...]:
+        return ("all", f"section:{self.section[0]}", *(f"tag:{slug}" for slug, _ in self.tags))
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,14 +249,19 @@ class Renderer:
         article, notes = article_reader.parse(where, data, self.rules)
         digest = entries.content_hash(article)
         first_seen = min(mtime, to_epoch(self.now))
-        times = entries.reconcile_times(None, article, digest, first_seen, self.now)
+        date = None if article.date is None else to_epoch(article.date)
+        updated = None if article.updated is None else to_epoch(article.updated)
+        times = entries.reconcile_times(None, date, updated, digest, first_seen, self.now)
         entry = entries.build_entry(article, times, self.entry_site)
         page = None
         if self.pages and entry.page and not article.draft and entry.published <= self.now:
             page = self.page(entry)
-        # The blocks live on in the entry's content: not sent back to the main process.
-        return Prepared(replace(article, blocks=()), notes, None, digest, times, entry,
-                        entry_to_json(entry), page)
+        return Prepared(
+            None, tuple((d.level, d.where, d.message) for d in notes), article.key,
+            article.draft, date, updated, digest, times,
+            (entry.section.slug, entry.section.name), tuple((t.slug, t.name) for t in entry.tags),
+            entry.page, entry_to_json(entry), page,
+        )
 
 
 _worker_renderer: Renderer | None = None
@@ -272,9 +285,9 @@ def _prepare_one(job: tuple[str, str, str, int]) -> Prepared:
             prepared = _stage_page(prepared, _worker_output)
         return prepared
     except ArticleError as exc:
-        return Prepared(None, [], exc.message)
+        return Prepared(exc.message)
     except OSError as exc:
-        return Prepared(None, [], f"cannot read: {exc.strerror or exc}")
+        return Prepared(f"cannot read: {exc.strerror or exc}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -301,20 +314,14 @@ def _render_feed(job: tuple[str, str, list[str]]) -> FeedDone:
 
 
 def _stage_page(prepared: Prepared, output_root: str) -> Prepared:
-    """Write the page as a staged temp file in output/ (the main process adopts it at commit
-    or removes it) and send the entry back without its content (`data` has it)."""
-    entry, page = prepared.entry, prepared.page
-    if entry is None:
+    """Write the page as a staged temp file in output/; the main process adopts it at
+    commit, or removes it."""
+    if prepared.page_bytes is None or prepared.page is None:
         return prepared
-    staged, current = None, False
-    if page is not None and entry.page is not None:
-        target = os.path.join(output_root, entry.page)  # noqa: PTH118 (no Path per page)
-        if holds(target, page):
-            current = True
-        else:
-            staged = stage_file(target, page)
-    return replace(prepared, entry=replace(entry, content_html=""), page=None, staged=staged,
-                   current=current, light=True)
+    target = os.path.join(output_root, prepared.page)  # noqa: PTH118 (no Path per page)
+    if holds(target, prepared.page_bytes):
+        return prepared._replace(page_bytes=None, current=True)
+    return prepared._replace(page_bytes=None, staged=stage_file(target, prepared.page_bytes))
 
 
 def _merge(
@@ -557,32 +564,33 @@ class _Run:
         self.result.articles_read += 1
         where = f"{self.seeds_label}/{seed.path}"
         owned = record.key if record is not None else None
-        article, notes, problem = prepared.article, prepared.notes, prepared.problem
+        problem, key = prepared.problem, prepared.key
         previous = None
-        if article is not None:
-            other, previous = self._owner(article.key, seed.path, claimed)
+        if problem is None:
+            other, previous = self._owner(key, seed.path, claimed)
             if other is not None:
-                problem = f"id {article.key!r} is already used by seeds/{other}; rename one file"
-        if article is None or problem is not None:
+                problem = f"id {key!r} is already used by seeds/{other}; rename one file"
+        if problem is not None:
             self._drop(prepared.staged)
-            diagnostic = Diagnostic("error", where, problem or "unreadable")
+            diagnostic = Diagnostic("error", where, problem)
             self.result.diagnostics.append(diagnostic)
             if owned is not None:
                 claimed.setdefault(owned, seed.path)  # its last good version stays published
-            if "already used by" not in (problem or ""):
+            if "already used by" not in problem:
                 self.store.put_file(
                     FileRecord(seed.path, seed.size, seed.mtime_ns, seed.inode, owned,
                                (diagnostic,))
                 )
             return
+        notes = tuple(Diagnostic(*note) for note in prepared.notes)  # type: ignore[arg-type]
         self.result.diagnostics.extend(notes)
-        claimed[article.key] = seed.path
-        if owned is not None and owned != article.key:
+        claimed[key] = seed.path
+        if owned is not None and owned != key:
             self._unpublish(owned, f"seeds:{seed.path}")  # the header id changed
         self.store.put_file(
-            FileRecord(seed.path, seed.size, seed.mtime_ns, seed.inode, article.key, tuple(notes))
+            FileRecord(seed.path, seed.size, seed.mtime_ns, seed.inode, key, notes)
         )
-        self._publish(article, seed, prepared, previous)
+        self._publish(seed, prepared, previous)
 
     def _owner(
         self, key: str, path: str, claimed: dict[str, str]
@@ -601,55 +609,56 @@ class _Run:
         return (other if record is not None and record.key == key else None), previous
 
     def _publish(
-        self,
-        article: Article,
-        seed: seeds.SeedFile,
-        prepared: Prepared,
-        previous: EntryRecord | None,
+        self, seed: seeds.SeedFile, prepared: Prepared, previous: EntryRecord | None
     ) -> None:
-        assert prepared.entry is not None and prepared.times is not None
         digest = prepared.digest
         # First seen: the file's mtime, but never in the future (a skewed clock must not hold
         # an article back).
         first_seen = min(seed.mtime_ns // 10**9, to_epoch(self.now))
-        if previous is None and article.date is None:
+        if previous is None and prepared.date is None:
             first_seen = self._unique_second(first_seen)
-        times = entries.reconcile_times(previous, article, digest, first_seen, self.now)
-        entry, data, page = prepared.entry, prepared.data, prepared.page
-        staged, current = prepared.staged, prepared.current
-        if times != prepared.times:  # rendered as new in the worker: redo what times change
-            if prepared.light:
-                entry = entry_from_json(data)
-            entry = replace(entry, published=from_epoch(times.published),
+        times = entries.reconcile_times(previous, prepared.date, prepared.updated, digest,
+                                        first_seen, self.now)
+        entry: Entry | None = None  # decoded only when the times it was rendered with changed
+        data, staged, current = prepared.data, prepared.staged, prepared.current
+        if times != prepared.times:
+            entry = replace(entry_from_json(data), published=from_epoch(times.published),
                             updated=from_epoch(times.updated))
-            data, page = "", None
+            data = entry_to_json(entry)
             self._drop(staged)
             staged, current = None, False
-        live = not article.draft
+        live = not prepared.draft
+        origin = f"seeds:{seed.path}"
         unchanged = (
             previous is not None
             and previous.hash == digest
             and previous.live == live
-            and previous.origin == f"seeds:{seed.path}"
+            and previous.origin == origin
             and not self.full
         )
-        self.store.put_entry(entry, origin=f"seeds:{seed.path}", hash=digest,
-                             first_seen=times.first_seen, live=live, data=data or None,
-                             new=previous is None)
+        self.store.put_entry_data(
+            prepared.key, origin=origin, hash=digest, times=times, live=live,
+            section=prepared.section, tags=prepared.tags, data=data, new=previous is None,
+        )
         if unchanged:
             self._drop(staged)
             return
-        self._mark(entry.feed_keys())
+        self._mark(prepared.feed_keys())
         if previous is not None:
             self._mark_record(previous)
-        if live and entry.published <= self.now:
-            if staged is not None or current:
-                self._adopt_page(entry, staged)
-            else:
-                self._write_page(entry, page)
-        elif entry.page is not None:
+        if prepared.page is None or self.output is None:
+            return
+        if not live or times.published > to_epoch(self.now):
             self._drop(staged)
-            self._remove(entry.page)
+            self._remove(prepared.page)
+        elif entry is not None:
+            self._write_page(entry)
+        elif staged is not None or current:
+            self._adopt_page(prepared.key, prepared.page, staged)
+        elif prepared.page_bytes is not None:
+            self._put_page(prepared.key, prepared.page, prepared.page_bytes)
+        else:  # not rendered where it was read (nothing was to be written then)
+            self._write_page(entry_from_json(data))
 
     def _unique_second(self, second: int) -> int:
         """A first-seen second no other entry has: files copied in one burst share an mtime
@@ -695,25 +704,27 @@ class _Run:
         if self.output is not None and self.output.remove(path):
             self.outputs_removed.append(path)
 
-    def _adopt_page(self, entry: Entry, staged: str | None) -> None:
+    def _adopt_page(self, key: str, page: str, staged: str | None) -> None:
         """A page a worker staged (or found already current): nothing left to render."""
-        assert entry.page is not None and self.output is not None
+        assert self.output is not None
         if self.full:
-            self.rendered.add(entry.key)
+            self.rendered.add(key)
         if staged is not None:
-            self.output.adopt(entry.page, staged)
+            self.output.adopt(page, staged)
+
+    def _put_page(self, key: str, page: str, data: bytes) -> None:
+        if self.full:
+            self.rendered.add(key)
+        self._put(page, data, "page")
 
     @staticmethod
     def _drop(staged: str | None) -> None:
         if staged is not None:
             Path(staged).unlink(missing_ok=True)
 
-    def _write_page(self, entry: Entry, page: bytes | None = None) -> None:
-        if entry.page is None or self.output is None:
-            return
-        if self.full:
-            self.rendered.add(entry.key)
-        self._put(entry.page, page or self.renderer.page(entry), "page")
+    def _write_page(self, entry: Entry) -> None:
+        if entry.page is not None and self.output is not None:
+            self._put_page(entry.key, entry.page, self.renderer.page(entry))
 
     def feed_names(self) -> dict[str, str]:
         """Every feed that exists now: key → display name."""

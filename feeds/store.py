@@ -245,11 +245,8 @@ class Store:
         first_seen: int,
         live: bool,
         canonical: str | None = None,
-        data: str | None = None,
-        new: bool = False,
     ) -> None:
-        """Store `entry` (`data`: its `entry_to_json`, when a worker already encoded it;
-        `new`: the caller knows the state has no entry with this key, nor tags of it)."""
+        """Store `entry`, as of now."""
         published = to_epoch(entry.published)
         self.db.execute(
             "INSERT OR REPLACE INTO entries (key, origin, hash, first_seen, published, updated, "
@@ -258,15 +255,45 @@ class Store:
             (
                 entry.key, origin, hash, first_seen, published, to_epoch(entry.updated),
                 int(live), entry.section.slug, entry.section.name,
-                json.dumps([t.slug for t in entry.tags]), canonical, data or entry_to_json(entry),
+                json.dumps([t.slug for t in entry.tags]), canonical, entry_to_json(entry),
             ),
         )
-        if not new:
-            self.db.execute("DELETE FROM entry_tags WHERE key = ?", (entry.key,))
+        self.db.execute("DELETE FROM entry_tags WHERE key = ?", (entry.key,))
         if entry.tags:
             self.db.executemany(
                 "INSERT INTO entry_tags (tag, tag_name, key, published) VALUES (?, ?, ?, ?)",
                 [(t.slug, t.name, entry.key, published) for t in entry.tags],
+            )
+
+    def put_entry_data(
+        self,
+        key: str,
+        *,
+        origin: str,
+        hash: str,
+        times: tuple[int, int, int],
+        live: bool,
+        section: tuple[str, str],
+        tags: tuple[tuple[str, str], ...],
+        data: str,
+        new: bool,
+    ) -> None:
+        """`put_entry` from plain values: an entry encoded elsewhere (`data`), with its
+        (first seen, published, updated) seconds, section and tags as (slug, name)."""
+        first_seen, published, updated = times
+        self.db.execute(
+            "INSERT OR REPLACE INTO entries (key, origin, hash, first_seen, published, updated, "
+            "live, section, section_name, tags, canonical, data) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)",
+            (key, origin, hash, first_seen, published, updated, int(live), section[0],
+             section[1], json.dumps([slug for slug, _ in tags]), data),
+        )
+        if not new:
+            self.db.execute("DELETE FROM entry_tags WHERE key = ?", (key,))
+        if tags:
+            self.db.executemany(
+                "INSERT INTO entry_tags (tag, tag_name, key, published) VALUES (?, ?, ?, ?)",
+                [(slug, name, key, published) for slug, name in tags],
             )
 
     def published_at(self, second: int) -> bool:
