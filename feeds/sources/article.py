@@ -11,7 +11,6 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
-from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
@@ -139,7 +138,7 @@ def parse(path: str, data: bytes, rules: Rules) -> tuple[Article, list[Diagnosti
     title = lines[1]
     blocks = _blocks(lines[2:])
     attribution, attribution_block = _attribution(fields, blocks, rules)
-    key = fields.get("id") or PurePosixPath(path).name.removesuffix(".txt")
+    key = fields.get("id") or path.rpartition("/")[2].removesuffix(".txt")  # no Path: 20 µs
     prose = " ".join([title, *(b.text for b in blocks if isinstance(b, Paragraph | Heading))])
     article = Article(
         path=path,
