@@ -10,6 +10,7 @@ part; a crash before `commit` leaves only temp files, swept next time.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import queue
 import tempfile
@@ -24,6 +25,7 @@ TEMP_SUFFIX = ".feeds-tmp"
 # Above this many staged files, one os.sync() is cheaper than an fsync per file.
 SYNC_BATCH = 64
 BATCH_BYTES = 2 * 1024 * 1024
+_TEMP_NUMBERS = itertools.count()
 QUEUED_BATCHES = 8  # at most ~16 MB of rendered pages wait for the writer thread
 
 
@@ -34,7 +36,8 @@ class Output:
         self.root = root.resolve()
         self._root = str(self.root)
         self.durable = durable
-        self._staged: list[tuple[str, Path]] = []  # (final relative path, temp file)
+        # (final relative path, temp file): strings, not Paths, at 100,000 pages a build
+        self._staged: list[tuple[str, str]] = []
         self._buffer: list[tuple[str, Path, bytes]] = []  # not yet handed to the thread
         self._buffered = 0
         self._queue: queue.Queue[list[tuple[str, Path, bytes]] | None] = queue.Queue(
@@ -93,7 +96,7 @@ class Output:
     def _create(self, batch: list[tuple[str, Path, bytes]]) -> None:
         for relative, path, data in batch:
             self._make_folder(path.parent)
-            self._staged.append((relative, Path(stage_file(str(path), data))))
+            self._staged.append((relative, stage_file(str(path), data)))
 
     def open_folder(self, relative: str) -> str:
         """Make `relative` exist and sweep it now, before other processes stage files in it
@@ -104,7 +107,7 @@ class Output:
 
     def adopt(self, relative: str, temp: str) -> None:
         """Take over a temp file another process staged with `stage_file` for `relative`."""
-        self._staged.append((relative, Path(temp)))
+        self._staged.append((relative, temp))
 
     def _flush(self) -> None:
         """Wait until every staged file exists as a temp file; raise what the thread hit."""
@@ -139,20 +142,21 @@ class Output:
                 os.sync()  # one flush for the batch instead of thousands of fsyncs
             else:
                 for _, temp in self._staged:
-                    _fsync_path(temp, os.O_RDONLY)
-        folders: set[Path] = set()
+                    _fsync_path(Path(temp), os.O_RDONLY)
+        folders: set[str] = set()
         for relative, temp in self._staged:
-            final = self.target(relative)
-            temp.replace(final)
-            folders.add(final.parent)
+            final = target_path(self._root, relative)
+            os.replace(temp, final)  # noqa: PTH105
+            folders.add(os.path.dirname(final))  # noqa: PTH120
         for relative in self._removals:
-            final = self.target(relative)
+            final_path = self.target(relative)
             with contextlib.suppress(FileNotFoundError):
-                final.unlink()
-            folders.add(final.parent)
-            _remove_empty_folders(final.parent, self.root)
+                final_path.unlink()
+            folders.add(str(final_path.parent))
+            _remove_empty_folders(final_path.parent, self.root)
         if self.durable:
-            for folder in folders:
+            for name in folders:
+                folder = Path(name)
                 while not folder.is_dir():  # emptied and removed: its parent recorded that
                     folder = folder.parent
                 _fsync_folder(folder)
@@ -167,7 +171,8 @@ class Output:
         with contextlib.suppress(BaseException):
             self._flush()  # let the thread finish what it holds, then remove it all
         for _, temp in self._staged:
-            temp.unlink(missing_ok=True)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temp)  # noqa: PTH108
         self._staged.clear()
         self._removals.clear()
 
@@ -230,14 +235,24 @@ def stage_file(path: str, data: bytes) -> str:
     """Write `data` to a new temp file beside `path` (in a folder `Output.open_folder` made
     and swept); the temp file's path, for `Output.adopt`. Safe in any process."""
     folder, name = os.path.split(path)
-    fd, temp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=TEMP_SUFFIX)
+    # Named by process and counter rather than by mkstemp's random letters: half the
+    # CPU per file (~20 µs against ~47), 100,000 times in a cold build.
+    unique = f"{os.getpid()}-{next(_TEMP_NUMBERS)}"
+    temp = os.path.join(folder, f".{name}.{unique}{TEMP_SUFFIX}")  # noqa: PTH118
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            os.fchmod(handle.fileno(), FILE_MODE)  # mkstemp makes 0600
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, FILE_MODE)
+    except FileExistsError:  # left by an earlier process with this pid and not swept
+        fd, temp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=TEMP_SUFFIX)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fchmod(fd, FILE_MODE)  # the umask (or mkstemp's 0600) must not narrow it
     except BaseException:
+        os.close(fd)
         Path(temp).unlink(missing_ok=True)
         raise
+    os.close(fd)
     return temp
 
 

@@ -91,19 +91,21 @@ def test_a_commit_cut_between_renames_never_leaves_a_stale_variant(
     first = Output(tmp_path)
     first.put("rss.xml", b"<old/>", precompress=True)
     first.commit()
-    real_replace = Path.replace
+    import os
+
+    real_replace = os.replace
     done = 0
 
-    def replace_then_die(self: Path, target: Path) -> Path:  # a SIGKILL after N renames
+    def replace_then_die(source: str, target: str) -> None:  # a SIGKILL after N renames
         nonlocal done
         if done == renames_done:
             raise KeyboardInterrupt
         done += 1
-        return real_replace(self, target)
+        real_replace(source, target)
 
     cut = Output(tmp_path)
     cut.put("rss.xml", b"<new/>", precompress=True)
-    monkeypatch.setattr(Path, "replace", replace_then_die)
+    monkeypatch.setattr(os, "replace", replace_then_die)
     with pytest.raises(KeyboardInterrupt):
         cut.commit()
     monkeypatch.undo()
@@ -113,3 +115,48 @@ def test_a_commit_cut_between_renames_never_leaves_a_stale_variant(
     assert (tmp_path / "rss.xml").read_bytes() == b"<new/>"
     assert gzip.decompress((tmp_path / "rss.xml.gz").read_bytes()) == b"<new/>"
     assert brotli.decompress((tmp_path / "rss.xml.br").read_bytes()) == b"<new/>"
+
+
+def test_files_staged_by_another_process_become_visible_only_when_adopted_and_committed(
+    tmp_path: Path,
+) -> None:
+    from feeds.compress import COMPRESSORS
+    from feeds.writer import stage_changes
+
+    out = Output(tmp_path)
+    root = str(out.root)
+    out.open_folder("tags/riset")
+    staged = stage_changes(root, "tags/riset/rss.xml", b"<rss/>", precompress=True)
+    # Variants first: renamed before the file itself at commit.
+    assert [name for name, _ in staged] == ["tags/riset/rss.xml.gz", "tags/riset/rss.xml.br",
+                                            "tags/riset/rss.xml"]
+    assert not (tmp_path / "tags" / "riset" / "rss.xml").exists()
+    for name, temp in staged:
+        out.adopt(name, temp)
+    assert out.commit() == sorted(name for name, _ in staged)
+    assert (tmp_path / "tags" / "riset" / "rss.xml").read_bytes() == b"<rss/>"
+    assert (tmp_path / "tags" / "riset" / "rss.xml.br").read_bytes() == COMPRESSORS[".br"](
+        b"<rss/>")
+    assert stage_changes(root, "tags/riset/rss.xml", b"<rss/>", precompress=True) == []
+    assert not list(tmp_path.rglob(f"*{TEMP_SUFFIX}"))
+
+
+def test_opening_a_folder_sweeps_it_before_other_processes_stage_in_it(tmp_path: Path) -> None:
+    from feeds.writer import stage_changes
+
+    (tmp_path / "articles").mkdir()
+    leftover = tmp_path / "articles" / f".a.html.x1{TEMP_SUFFIX}"
+    leftover.write_bytes(b"from a crash")
+    out = Output(tmp_path)
+    out.open_folder("articles")
+    assert not leftover.exists()
+    [(name, temp)] = stage_changes(str(out.root), "articles/a.html", b"<p>", precompress=False)
+    out.adopt(name, temp)
+    out.put("articles/b.html", b"<q>")  # the folder is not swept again: the adopted file stays
+    assert out.commit() == ["articles/a.html", "articles/b.html"]
+    assert (tmp_path / "articles" / "a.html").read_bytes() == b"<p>"
+    [(name, temp)] = stage_changes(str(out.root), "articles/a.html", b"<p2>", precompress=False)
+    out.adopt(name, temp)
+    out.discard()  # a failed build: what was adopted goes, the old file stays
+    assert not list(tmp_path.rglob(f"*{TEMP_SUFFIX}"))
+    assert (tmp_path / "articles" / "a.html").read_bytes() == b"<p>"
