@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import urlsplit
 
 from feeds import __version__, entries, jsonfeed, pages
@@ -34,6 +34,9 @@ from feeds.store import (
     to_epoch,
 )
 from feeds.writer import Output, holds, stage_changes, stage_file
+
+if TYPE_CHECKING:
+    from multiprocessing.pool import AsyncResult, Pool
 
 CHECKPOINT_FROM = 1000  # articles read; then the WAL is folded into the database
 PARALLEL_FROM = 2000
@@ -272,6 +275,9 @@ def _init_worker(renderer: Renderer, output_root: str | None = None) -> None:
     global _worker_renderer, _worker_output
     _worker_renderer = renderer
     _worker_output = output_root
+    if output_root is not None:
+        from feeds import builder  # noqa: F401 (feedgen and lxml: loaded while the main
+        # process is still reading, not when the first feed arrives)
 
 
 def _prepare_one(job: tuple[str, str, str, int]) -> Prepared:
@@ -416,7 +422,7 @@ class _Run:
             else str(seeds_folder)
         )
         self.result = BuildResult()
-        self.pool: multiprocessing.pool.Pool | None = None
+        self.pool: Pool | None = None
         self.dirty: set[str] = set()
         self.outputs_written: list[tuple[str, str]] = []
         self.outputs_removed: list[str] = []
@@ -535,7 +541,7 @@ class _Run:
             ):
                 yield seed, record, prepared
 
-    def _workers(self) -> multiprocessing.pool.Pool:
+    def _workers(self) -> Pool:
         """The build's worker processes, started on first use; they stage what they write
         in output/ themselves."""
         if self.pool is None:
@@ -758,14 +764,18 @@ class _Run:
         if not todo and not gone:
             return
         infos: dict[str, tuple[FeedInfo, list[Entry]]] = {}
-        jobs: list[tuple[str, str, list[str]]] = []
         limit = self.site.items_per_feed
-        on_workers = self.pool is not None or len(todo) >= PARALLEL_FEEDS
+        # Render, compress and stage feeds on every core (~30 ms each, hundreds with tags),
+        # each sent as soon as its rows are read; the main process adopts the staged files.
+        pool = self._workers() if self.pool is not None or len(todo) >= PARALLEL_FEEDS else None
+        sent: list[AsyncResult[FeedDone]] = []
         for key in sorted(names):
             if key not in todo and key.startswith("tag:"):
                 continue  # the index lists tags by name only: no query needed
-            if key in todo and on_workers:
-                jobs.append((key, names[key], self.store.latest_rows(key, self.now, limit)))
+            if key in todo and pool is not None and self.output is not None:
+                self.output.open_folder(folder_of(key))  # swept before a worker stages in it
+                job = (key, names[key], self.store.latest_rows(key, self.now, limit))
+                sent.append(pool.apply_async(_render_feed, (job,)))
                 continue
             items = self.store.latest(key, self.now, limit)
             info = self.feed_info(key, names[key], items)
@@ -773,23 +783,16 @@ class _Run:
             if key in todo:
                 for relative, data in self.renderer.feed_files(info, items):
                     self._put(relative, data, key)
-        if jobs:
-            self._write_feeds_on_workers(jobs, infos)
+        for result in sent:
+            self._adopt_feed(result.get(), infos)
         self._write_site(names, infos)
 
-    def _write_feeds_on_workers(
-        self, jobs: list[tuple[str, str, list[str]]], infos: dict[str, tuple[FeedInfo, list[Entry]]]
-    ) -> None:
-        """Render, compress and stage feeds on every core (~30 ms each, hundreds with tags);
-        the main process adopts the staged files in feed order."""
+    def _adopt_feed(self, done: FeedDone, infos: dict[str, tuple[FeedInfo, list[Entry]]]) -> None:
         assert self.output is not None
-        for key, _, _ in jobs:
-            self.output.open_folder(folder_of(key))
-        for done in self._workers().imap(_render_feed, jobs):
-            infos[done.key] = (done.info, list(done.head))
-            self.outputs_written.extend((relative, done.key) for relative in done.files)
-            for relative, temp in done.staged:
-                self.output.adopt(relative, temp)
+        infos[done.key] = (done.info, list(done.head))
+        self.outputs_written.extend((relative, done.key) for relative in done.files)
+        for relative, temp in done.staged:
+            self.output.adopt(relative, temp)
 
     def _write_site(
         self, names: dict[str, str], infos: dict[str, tuple[FeedInfo, list[Entry]]]
