@@ -27,9 +27,11 @@ from feeds.sources import seeds
 from feeds.store import (
     EntryRecord,
     FileRecord,
+    FileRow,
     Store,
     entry_from_json,
     entry_to_json,
+    file_record,
     from_epoch,
     to_epoch,
 )
@@ -331,23 +333,24 @@ def _stage_page(prepared: Prepared, output_root: str) -> Prepared:
 
 
 def _merge(
-    found: Iterable[seeds.SeedFile], records: Iterable[FileRecord]
-) -> Iterator[tuple[seeds.SeedFile | None, FileRecord | None]]:
-    """Pair two path-sorted streams: (file, its record), (new file, None), (None, gone)."""
-    record_iter = iter(records)
-    record = next(record_iter, None)
+    found: Iterable[seeds.SeedFile], rows: Iterable[FileRow]
+) -> Iterator[tuple[seeds.SeedFile | None, FileRow | None]]:
+    """Pair two path-sorted streams: (file, its row), (new file, None), (None, gone)."""
+    row_iter = iter(rows)
+    row = next(row_iter, None)
     for seed in found:
-        while record is not None and record.path < seed.path:
-            yield None, record
-            record = next(record_iter, None)
-        if record is not None and record.path == seed.path:
-            yield seed, record
-            record = next(record_iter, None)
+        path = seed[0]
+        while row is not None and row[0] < path:
+            yield None, row
+            row = next(row_iter, None)
+        if row is not None and row[0] == path:
+            yield seed, row
+            row = next(row_iter, None)
         else:
             yield seed, None
-    while record is not None:
-        yield None, record
-        record = next(record_iter, None)
+    while row is not None:
+        yield None, row
+        row = next(row_iter, None)
 
 
 def _fold_notices(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
@@ -487,19 +490,15 @@ class _Run:
         deleted: list[FileRecord] = []
         skipped: list[tuple[str, str]] = []
         found = seeds.scan(self.config.paths.seeds, skipped)
-        for seed, record in _merge(found, self.store.iter_files()):
+        for seed, row in _merge(found, self.store.iter_file_rows()):
             if seed is None:
-                assert record is not None
-                deleted.append(record)
-            elif (
-                record is not None
-                and not self.reread
-                and (record.size, record.mtime_ns, record.inode)
-                == (seed.size, seed.mtime_ns, seed.inode)
-            ):
-                self.result.diagnostics.extend(record.diagnostics)
+                assert row is not None
+                deleted.append(file_record(row))
+            elif row is not None and not self.reread and row[:4] == seed:  # same stat facts
+                if row[5] != "[]":
+                    self.result.diagnostics.extend(file_record(row).diagnostics)
             else:
-                changed.append((seed, record))
+                changed.append((seed, None if row is None else file_record(row)))
         for name, reason in skipped:
             self.result.diagnostics.append(
                 Diagnostic("error", f"{self.seeds_label}/{name}", reason))

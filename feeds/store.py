@@ -105,6 +105,11 @@ class FileRecord(NamedTuple):
     diagnostics: tuple[Diagnostic, ...]
 
 
+# path, size, mtime_ns, inode: the stat facts first, as in `seeds.SeedFile`; then key, and
+# diagnostics as JSON
+FileRow = tuple[str, int, int, int, "str | None", str]
+
+
 @dataclass(frozen=True, slots=True)
 class SourceState:
     """Per-source health and HTTP validators, kept between pulls and restarts."""
@@ -199,20 +204,20 @@ class Store:
 
     # --- files -----------------------------------------------------------------------
 
-    def iter_files(self) -> Iterator[FileRecord]:
-        """Every file record in path order (byte order, as Python sorts str), streamed."""
-        cursor = self.db.execute(
+    def iter_file_rows(self) -> Iterator[FileRow]:
+        """Every file record as its raw row, in path order (byte order, as Python sorts str),
+        streamed: a no-op build compares 100,000 of them with the scan, and builds a
+        `FileRecord` (`file_record(row)`) only for the few it needs."""
+        yield from self.db.execute(
             "SELECT path, size, mtime_ns, inode, key, diagnostics FROM files ORDER BY path"
         )
-        for row in cursor:
-            yield _file_record(row)
 
     def file(self, path: str) -> FileRecord | None:
         row = self.db.execute(
             "SELECT path, size, mtime_ns, inode, key, diagnostics FROM files WHERE path = ?",
             (path,),
         ).fetchone()
-        return None if row is None else _file_record(row)
+        return None if row is None else file_record(row)
 
     def put_file(self, record: FileRecord) -> None:
         diagnostics = json.dumps([[d.level, d.where, d.message] for d in record.diagnostics])
@@ -529,7 +534,7 @@ def health_report(path: Path, *, rebuild_every: int, now: datetime) -> dict[str,
     return report
 
 
-def _file_record(row: tuple[Any, ...]) -> FileRecord:
+def file_record(row: FileRow) -> FileRecord:
     diagnostics = () if row[5] == "[]" else tuple(Diagnostic(*i) for i in json.loads(row[5]))
     return FileRecord(row[0], row[1], row[2], row[3], row[4], diagnostics)
 
