@@ -31,7 +31,9 @@ from tests.conftest import SEED_MTIME
 from tests.httpserver import FeedServer, Reply, Seen
 
 FEEDS = Path(sys.executable).parent / "feeds"
-ARTICLES = int(os.environ.get("FEEDS_CRASH_ARTICLES", "1000"))
+# 2,500: above publish.PARALLEL_FROM (2,000), so the cold build and the edit phase run on
+# worker processes, which write pages and feeds themselves.
+ARTICLES = int(os.environ.get("FEEDS_CRASH_ARTICLES", "2500"))
 KILLS = int(os.environ.get("FEEDS_CRASH_KILLS", "8"))  # per phase
 SOURCES = int(os.environ.get("FEEDS_CRASH_SOURCES", "12"))
 SECTIONS = ["International", "Nasional", "Kampus", "Ekonomi", "Olahraga", "Teknologi"]
