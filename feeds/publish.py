@@ -277,9 +277,8 @@ def _init_worker(renderer: Renderer, output_root: str | None = None) -> None:
     global _worker_renderer, _worker_output
     _worker_renderer = renderer
     _worker_output = output_root
-    if output_root is not None:
-        from feeds import builder  # noqa: F401 (feedgen and lxml: loaded while the main
-        # process is still reading, not when the first feed arrives)
+    if output_root is not None:  # feedgen and lxml load now, not with the first feed
+        from feeds import builder  # noqa: F401
 
 
 def _prepare_one(job: tuple[str, str, str, int]) -> Prepared:

@@ -256,23 +256,13 @@ class Store:
         canonical: str | None = None,
     ) -> None:
         """Store `entry`, as of now."""
-        published = to_epoch(entry.published)
-        self.db.execute(
-            "INSERT OR REPLACE INTO entries (key, origin, hash, first_seen, published, updated, "
-            "live, section, section_name, tags, canonical, data) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                entry.key, origin, hash, first_seen, published, to_epoch(entry.updated),
-                int(live), entry.section.slug, entry.section.name,
-                json.dumps([t.slug for t in entry.tags]), canonical, entry_to_json(entry),
-            ),
+        self.put_entry_data(
+            entry.key, origin=origin, hash=hash,
+            times=(first_seen, to_epoch(entry.published), to_epoch(entry.updated)), live=live,
+            section=(entry.section.slug, entry.section.name),
+            tags=tuple((t.slug, t.name) for t in entry.tags), data=entry_to_json(entry),
+            canonical=canonical,
         )
-        self.db.execute("DELETE FROM entry_tags WHERE key = ?", (entry.key,))
-        if entry.tags:
-            self.db.executemany(
-                "INSERT INTO entry_tags (tag, tag_name, key, published) VALUES (?, ?, ?, ?)",
-                [(t.slug, t.name, entry.key, published) for t in entry.tags],
-            )
 
     def put_entry_data(
         self,
@@ -285,17 +275,19 @@ class Store:
         section: tuple[str, str],
         tags: tuple[tuple[str, str], ...],
         data: str,
-        new: bool,
+        canonical: str | None = None,
+        new: bool = False,
     ) -> None:
         """`put_entry` from plain values: an entry encoded elsewhere (`data`), with its
-        (first seen, published, updated) seconds, section and tags as (slug, name)."""
+        (first seen, published, updated) seconds, section and tags as (slug, name).
+        `new`: the caller knows the state has no entry with this key, hence no tags of it."""
         first_seen, published, updated = times
         self.db.execute(
             "INSERT OR REPLACE INTO entries (key, origin, hash, first_seen, published, updated, "
             "live, section, section_name, tags, canonical, data) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)",
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (key, origin, hash, first_seen, published, updated, int(live), section[0],
-             section[1], json.dumps([slug for slug, _ in tags]), data),
+             section[1], json.dumps([slug for slug, _ in tags]), canonical, data),
         )
         if not new:
             self.db.execute("DELETE FROM entry_tags WHERE key = ?", (key,))

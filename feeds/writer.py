@@ -25,8 +25,8 @@ TEMP_SUFFIX = ".feeds-tmp"
 # Above this many staged files, one os.sync() is cheaper than an fsync per file.
 SYNC_BATCH = 64
 BATCH_BYTES = 2 * 1024 * 1024
-_TEMP_NUMBERS = itertools.count()
 QUEUED_BATCHES = 8  # at most ~16 MB of rendered pages wait for the writer thread
+_TEMP_NUMBERS = itertools.count()  # with the pid, names this process's temp files
 
 
 class Output:
@@ -265,8 +265,6 @@ def holds(path: str | Path, data: bytes) -> bool:
             return handle.read() == data
     except FileNotFoundError:
         return False
-
-
 
 
 def _sweep(folder: Path) -> None:
