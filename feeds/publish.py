@@ -287,14 +287,17 @@ def _prepare_one(job: tuple[str, str, str, int]) -> Prepared:
     try:
         with open(os.path.join(root, path), "rb") as handle:  # noqa: PTH118, PTH123
             data = handle.read()
-        prepared = _worker_renderer.prepare(f"{label}/{path}", data, mtime)
-        if _worker_output is not None:
-            prepared = _stage_page(prepared, _worker_output)
-        return prepared
-    except ArticleError as exc:
-        return Prepared(exc.message)
     except OSError as exc:
         return Prepared(f"cannot read: {exc.strerror or exc}")
+    try:
+        prepared = _worker_renderer.prepare(f"{label}/{path}", data, mtime)
+    except ArticleError as exc:
+        return Prepared(exc.message)
+    if _worker_output is not None:
+        # Not caught: a write error (disk full) fails the build, which is rolled back and
+        # retried, as in one process; it is no fault of the article's.
+        prepared = _stage_page(prepared, _worker_output)
+    return prepared
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,8 +45,9 @@ class Output:
         )
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
-        self._removals: list[str] = []
+        self._removals: dict[str, None] = {}  # ordered; a later put of the path cancels it
         self._swept: set[Path] = set()
+        self._opened: set[Path] = set()  # where other processes may have staged files
 
     def target(self, relative: str) -> Path:
         return Path(target_path(self._root, relative))
@@ -66,6 +67,7 @@ class Output:
         # Files are created by a writer thread, in batches: measured here, creating a file
         # waits 100-500 µs on the ext4 journal, time the build spends rendering the next
         # pages instead (the thread holds no GIL while it waits).
+        self._removals.pop(relative, None)  # removed, then written again in the same build
         self._buffer.append((relative, path, data))
         self._buffered += len(data)
         if self._buffered >= BATCH_BYTES:
@@ -103,10 +105,12 @@ class Output:
         with `stage_file` (a later first sweep would remove theirs); its absolute path."""
         folder = self.target(relative) if relative.strip("/.") else self.root
         self._make_folder(folder)
+        self._opened.add(folder)
         return str(folder)
 
     def adopt(self, relative: str, temp: str) -> None:
         """Take over a temp file another process staged with `stage_file` for `relative`."""
+        self._removals.pop(relative, None)
         self._staged.append((relative, temp))
 
     def _flush(self) -> None:
@@ -125,14 +129,14 @@ class Output:
         found = False
         for name in (relative, *(relative + suffix for suffix in COMPRESSORS)):
             if self.target(name).exists():
-                self._removals.append(name)
+                self._removals[name] = None
                 found = True
         return found
 
     @property
     def pending(self) -> list[str]:
         return ([rel for rel, _ in self._staged] + [rel for rel, _, _ in self._buffer]
-                + self._removals)
+                + list(self._removals))
 
     def commit(self) -> list[str]:
         """Make every staged file visible, durably; returns the paths changed."""
@@ -163,6 +167,7 @@ class Output:
         changed = sorted(self.pending)  # the same order whoever staged what, and when
         self._staged.clear()
         self._removals.clear()
+        self._opened.clear()
         return changed
 
     def discard(self) -> None:
@@ -173,8 +178,14 @@ class Output:
         for _, temp in self._staged:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(temp)  # noqa: PTH108
+        # Files other processes staged but nobody adopted (results not yet taken when the
+        # build failed): their processes are stopped by now.
+        for folder in self._opened:
+            with contextlib.suppress(FileNotFoundError):
+                _sweep(folder)
         self._staged.clear()
         self._removals.clear()
+        self._opened.clear()
 
     def _make_folder(self, folder: Path) -> None:
         if folder not in self._swept:

@@ -67,3 +67,17 @@ def test_words_next_to_quotes_dashes_and_digits_still_count() -> None:
 def test_mixed_text_without_a_clear_winner_falls_back() -> None:
     mixed = PROSE["en"][:120] + " " + PROSE["id"][:200]
     assert lang.recognize(mixed, ["id", "en"], "fr") == "fr"
+
+
+@pytest.mark.parametrize("space", ["\u2009", "\u200b", "\u3000", "\u0085", "\u00a0", "\u2003"])
+def test_unicode_spaces_separate_words(space: str) -> None:
+    spaced = space.join(PROSE["en"].split())
+    assert lang.recognize(spaced, ["id", "en"], "id") == "en"
+
+
+def test_an_apostrophe_inside_a_word_keeps_it_whole() -> None:
+    # "Jum'at" and "Qur’an" must not count as the English "at" and "an".
+    assert lang._sample_words("Jum'at Qur’an l'homme don't") == [
+        b"jum'at", "qur’an".encode(), b"l'homme", b"don't"]
+    assert lang._sample_words("'kutip' ‘kutip’ kata’ ¿qué? ¡ya!") == [
+        b"kutip", b"kutip", b"kata", "qué".encode(), b"ya"]

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from feeds import publish
+from tests import faults
 from tests.test_build import ARTICLE, NOW, WRITTEN, build, write_article
 
 HEADER = "---\nid: {key}\ndate: 2026-02-0{day}T09:00:00+07:00\ntags: [Riset, Beasiswa]\n---\n"
@@ -109,3 +110,74 @@ def test_a_failed_worker_build_leaves_no_staged_page(
     assert _leftovers(project) == []
     assert not (project / "output" / "articles").exists() or not any(
         (project / "output" / "articles").iterdir())
+
+
+def test_results_not_yet_adopted_when_a_worker_build_fails_leave_no_staged_page(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for i in range(60):
+        write_article(project, f"p/{i:02}.txt", ARTICLE.replace("Awal", f"Nomor {i}"))
+    monkeypatch.setattr(publish, "PARALLEL_FROM", 1)
+    real_accept = publish._Run._accept
+    calls = 0
+
+    def accept_then_fail(self: publish._Run, *args: object) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 10:  # the workers have staged pages the main process never takes
+            raise RuntimeError("the main process failed mid-build")
+        real_accept(self, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(publish._Run, "_accept", accept_then_fail)
+    with pytest.raises(RuntimeError):
+        build(project)
+    assert _leftovers(project) == []
+
+
+def test_a_feed_failing_on_a_worker_fails_the_build_and_leaves_no_staged_file(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for i in range(publish.PARALLEL_FEEDS):  # enough feeds to render them on workers
+        write_article(project, f"t/{i:02}.txt",
+                      f"---\ntags: [Topik {i}]\n---\n" + ARTICLE.replace("Awal", f"N {i}"))
+    write_article(project, "t/rusak.txt", "---\ntags: [Rusak]\n---\n" + ARTICLE)
+    monkeypatch.setattr(publish, "_init_worker", faults.broken_tag_feed)
+    with pytest.raises(RuntimeError, match="rendering the feed failed"):
+        build(project)
+    assert _leftovers(project) == []
+    assert not (project / "output" / "rss.xml").exists()  # nothing of the failed build shows
+
+
+def test_a_write_error_on_a_worker_fails_the_build_and_the_next_build_retries(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_article(project, "p/x.txt", ARTICLE.replace("Awal", "Penuh"))
+    monkeypatch.setattr(publish, "PARALLEL_FROM", 1)
+    monkeypatch.setattr(publish, "_init_worker", faults.disk_full_for_pages)
+    with pytest.raises(OSError, match="No space left"):
+        build(project)  # not blamed on the article: nothing is recorded, all is retried
+    monkeypatch.setattr(publish, "_init_worker", faults.healthy)
+    result = build(project, NOW + timedelta(minutes=5))
+    assert result.errors == 0 and result.articles_read >= 1
+    assert (project / "output" / "articles" / "x.html").is_file()
+    assert _leftovers(project) == []
+
+
+@pytest.mark.parametrize("parallel_from", [10**9, 1], ids=["one-process", "workers"])
+def test_an_id_given_up_and_taken_in_one_build_keeps_its_page(
+    project: Path, monkeypatch: pytest.MonkeyPatch, parallel_from: int
+) -> None:
+    monkeypatch.setattr(publish, "PARALLEL_FROM", parallel_from)
+    write_article(project, "a.txt", "---\nid: berita\n---\n" + ARTICLE, WRITTEN)
+    build(project)
+    # a.txt takes a new id (its old page is removed), and b.txt takes the id it gave up
+    # (its page is written at the same path): the removal must not win at commit.
+    write_article(project, "a.txt", "---\nid: berita-lama\n---\n" + ARTICLE,
+                  WRITTEN + timedelta(days=1))
+    write_article(project, "b.txt", "---\nid: berita\n---\n" + ARTICLE.replace("Awal", "Baru"),
+                  WRITTEN + timedelta(days=2))
+    result = build(project, NOW + timedelta(hours=1))
+    assert result.errors == 0
+    page = project / "output" / "articles" / "berita.html"
+    assert page.is_file() and "Judul Baru Artikel" in page.read_text(encoding="utf-8")
+    assert (project / "output" / "articles" / "berita-lama.html").is_file()
