@@ -29,13 +29,17 @@ def _state(project: Path) -> list[tuple[object, ...]]:
                           "FROM entries ORDER BY key").fetchall()
 
 
+def _numbered(project: Path, count: int) -> None:
+    for i in range(count):
+        write_article(project, f"p/{i:02}.txt", ARTICLE.replace("Awal", f"Nomor {i}"))
+
+
 def _leftovers(project: Path) -> list[str]:
     return [p.name for p in (project / "output").rglob("*.feeds-tmp")]
 
 
 def _step_cold(project: Path) -> None:
-    for i in range(30):  # one mtime second for all: first-seen seconds are handed out
-        write_article(project, f"p/{i:02}.txt", ARTICLE.replace("Awal", f"Nomor {i}"))
+    _numbered(project, 30)  # one mtime second for all: first-seen seconds are handed out
     for i in range(6):
         write_article(project, f"h/{i}.txt",
                       HEADER.format(key=f"hdr-{i}", day=i % 9 + 1) + ARTICLE)
@@ -97,8 +101,7 @@ def test_worker_builds_publish_what_one_process_does(
 def test_a_failed_worker_build_leaves_no_staged_page(
     project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for i in range(12):
-        write_article(project, f"p/{i:02}.txt", ARTICLE.replace("Awal", f"Nomor {i}"))
+    _numbered(project, 12)
     monkeypatch.setattr(publish, "PARALLEL_FROM", 1)
 
     def broken_feeds(self: object) -> None:
@@ -115,8 +118,7 @@ def test_a_failed_worker_build_leaves_no_staged_page(
 def test_results_not_yet_adopted_when_a_worker_build_fails_leave_no_staged_page(
     project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for i in range(60):
-        write_article(project, f"p/{i:02}.txt", ARTICLE.replace("Awal", f"Nomor {i}"))
+    _numbered(project, 60)
     monkeypatch.setattr(publish, "PARALLEL_FROM", 1)
     real_accept = publish._Run._accept
     calls = 0
