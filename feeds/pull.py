@@ -9,7 +9,6 @@ stored, so a restart does not re-poll everything.
 from __future__ import annotations
 
 import hashlib
-import html
 import random
 import re
 from dataclasses import dataclass, field, replace
@@ -24,11 +23,11 @@ from feeds.entries import entry_id
 from feeds.errors import UpstreamError
 from feeds.model import Attribution, Diagnostic, Entry, Section, UpstreamFeed
 from feeds.publish import site_identity
-from feeds.sanitize import text_only
+from feeds.sanitize import plain_text, text_only
 from feeds.sources import fetch as fetcher
 from feeds.sources.upstream import ParsedFeed, UpstreamItem, parse_feed
 from feeds.store import SourceState, Store, from_epoch, to_epoch
-from feeds.text import cut_at_word, xml_safe
+from feeds.text import cut_at_word
 
 MAX_BACKOFF = 86400  # a day
 JITTER = 0.1
@@ -304,9 +303,7 @@ def upstream_entry(
     credit = render.credit_word(language)
     read_more = render.credit_html(replace(attribution, url=strip_tracking(item.link)), language)
     content = "\n".join(part for part in (body, read_more) if part)
-    summary = cut_at_word(
-        xml_safe(html.unescape(text_only(item.summary_html or item.content_html or ""))), 300
-    )
+    summary = cut_at_word(plain_text(item.summary_html or item.content_html or ""), 300)
     digest = hashlib.sha256(
         "\0".join([item.title, item.link, body or "", section.slug, credit]).encode()
     ).hexdigest()

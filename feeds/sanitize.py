@@ -7,6 +7,7 @@ so `javascript:` and `data:` links lose their href.
 
 from __future__ import annotations
 
+import html
 from urllib.parse import urljoin, urlsplit
 
 import nh3
@@ -63,3 +64,9 @@ def text_only(html: str) -> str:
     return xml_safe(
         nh3.clean(xml_safe(html), tags=set(), clean_content_tags=set(DROP_WITH_CONTENT))
     ).strip()
+
+
+def plain_text(markup: str) -> str:
+    """Markup or entities → the plain text a reader shows. Unescaping comes before the XML
+    check: `&amp;#x1;` unescapes to a character XML forbids."""
+    return xml_safe(html.unescape(text_only(markup))).strip()

@@ -22,7 +22,7 @@ from urllib.parse import urljoin, urlsplit
 import feedparser
 
 from feeds.errors import UpstreamError
-from feeds.sanitize import clean_html, text_only
+from feeds.sanitize import clean_html, plain_text
 from feeds.text import cut_at_word, xml_safe
 
 _ENTITY_DECLARATION = re.compile(rb"<!ENTITY", re.IGNORECASE)
@@ -215,11 +215,8 @@ def _parse_json_feed(data: bytes, url: str) -> ParsedFeed:
 
 
 def _text(value: object) -> str:
-    """Feed text (maybe with markup or entities) → plain text. Unescaping comes before the
-    XML check: `&amp;#x1;` unescapes to a character XML forbids."""
-    if not value:
-        return ""
-    return xml_safe(html.unescape(text_only(str(value)))).strip()
+    """Feed text (maybe with markup or entities) → plain text."""
+    return plain_text(str(value)) if value else ""
 
 
 def _title(value: object) -> str:
