@@ -662,10 +662,9 @@ class _Run:
             self._write_page(entry)
         elif staged is not None or current:
             self._adopt_page(prepared.key, prepared.page, staged)
-        elif prepared.page_bytes is not None:
+        else:  # same times and clock as where it was read, so its page was rendered there
+            assert prepared.page_bytes is not None
             self._put_page(prepared.key, prepared.page, prepared.page_bytes)
-        else:  # not rendered where it was read (nothing was to be written then)
-            self._write_page(entry_from_json(data))
 
     def _unique_second(self, second: int) -> int:
         """A first-seen second no other entry has: files copied in one burst share an mtime
