@@ -1,8 +1,11 @@
 """The composition root: parses arguments, reads the clock, opens the state, prints diagnostics.
 
-Exit status (a contract, spec/interface.md): 0 all went well (warnings
+Exit status (a contract, docs/operations.md): 0 all went well (warnings
 allowed); 1 some articles or sources failed but the rest was published;
-2 bad usage or configuration, nothing written; 3 the writer lock was held.
+2 bad usage or configuration, nothing written; 3 the writer lock was held;
+5 the state or the output could not be read or written. Each error class
+carries its status (`feeds.errors`); nothing here catches `KeyError`,
+`OSError` or a driver's errors: the store and the output translate them.
 """
 
 from __future__ import annotations
@@ -16,17 +19,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from feeds import __version__, config, publish
-from feeds import store as store_module
-from feeds.errors import ConfigError, FeedsError, LockHeld, StoreError
+from feeds.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, FeedsError, StoreError
 from feeds.lock import writer_lock
-from feeds.model import Diagnostic, FeedFormat
-from feeds.store import Store
-from feeds.writer import Output
+from feeds.model import Diagnostic, FeedFormat, FeedKey
+from feeds.output import open_output
+from feeds.store import Store, open_store
 
 if TYPE_CHECKING:  # httpx, and feedparser with `pull`, load only for commands that fetch:
     import httpx  # importing them costs ~0.3 s, a fifth of a no-op build at 100,000 articles
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_LOCKED = 0, 1, 2, 3
 SOURCE_DATE_EPOCH = "SOURCE_DATE_EPOCH"
 
 
@@ -39,29 +40,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     if (problem := _clock_error()) is not None:
         _say(Diagnostic("error", SOURCE_DATE_EPOCH, problem))
         return EXIT_USAGE
+    handler = {"build": _build, "check": _check, "export": _export, "pull": _pull,
+               "sources": _sources, "run": _run, "serve": _serve}[args.command]
     try:
         cfg, notes = config.load(
             Path(args.config), seeds=_path(args.seeds), output=_path(args.output),
             state=_path(args.state),
         )
-    except ConfigError as exc:
-        _say(Diagnostic("error", exc.where, exc.message))
-        return EXIT_USAGE
-    for note in notes:
-        _say(note)
-    handler = {"build": _build, "check": _check, "export": _export, "pull": _pull,
-               "sources": _sources, "run": _run, "serve": _serve}[args.command]
-    try:
+        for note in notes:
+            _say(note)
         return handler(cfg, args)
-    except LockHeld as exc:
+    except FeedsError as exc:  # each error knows its exit status
         _say(Diagnostic("error", exc.where, exc.message))
-        return EXIT_LOCKED
-    except StoreError as exc:
-        _say(Diagnostic("error", exc.where, exc.message))
-        return EXIT_USAGE
-    except FeedsError as exc:
-        _say(Diagnostic("error", exc.where, exc.message))
-        return EXIT_FAILED
+        return exc.exit_status
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -135,29 +126,29 @@ def _open_store(cfg: config.Config, *, create: bool) -> Store:
     path = cfg.paths.state
     if not path.exists():
         if not create:
-            return Store(Path(":memory:"))
+            return open_store(Path(":memory:"))
         _say(Diagnostic("notice", str(path), "no state yet: built from seeds/ (entry ids from "
                         "file names; publication times from header dates, else file times)"))
-        return Store(path)
+        return open_store(path)
     try:
-        return Store(path)
+        return open_store(path)
     except StoreError as exc:
         if not create:
             raise
-        aside = store_module.move_aside(path, _now())
+        from feeds.store.sqlite import move_aside
+
+        aside = move_aside(path, _now())
         _say(Diagnostic("warning", str(path), f"{exc.message}; moved aside to {aside.name} and "
                         "rebuilt from seeds/ (publication times from header dates, else file "
                         "times; upstream entries return with the next pull)"))
-        return Store(path)
+        return open_store(path)
 
 
 def _client(cfg: config.Config) -> httpx.Client:
     from feeds.sources import fetch
 
-    limits = fetch.Limits(timeout=cfg.fetch.timeout, max_bytes=cfg.fetch.max_bytes)
     return fetch.make_client(
-        user_agent=f"feeds/{__version__} (+{cfg.site.base_url})",
-        limits=limits,
+        user_agent=fetch.user_agent(cfg.site.base_url),
         allow_private_networks=cfg.fetch.allow_private_networks,
     )
 
@@ -196,9 +187,11 @@ def _sources(cfg: config.Config, args: argparse.Namespace) -> int:
 
     store = _open_store(cfg, create=False)
     try:
-        sys.stdout.write(pull.health_table(cfg, store))
+        with store.snapshot():
+            table = pull.health_table(cfg, store)
     finally:
         store.close()
+    sys.stdout.write(table)
     return EXIT_OK
 
 
@@ -209,7 +202,7 @@ def _build(cfg: config.Config, args: argparse.Namespace) -> int:
         try:
             if args.pull:
                 failed = _run_pull(cfg, store, None, force=False)
-            output = Output(cfg.paths.output)
+            output = open_output(cfg.paths.output)
             progress = _progress if sys.stderr.isatty() else None
             result = publish.build(cfg, store, _now(), output=output, full=args.full,
                                    progress=progress)
@@ -221,12 +214,10 @@ def _build(cfg: config.Config, args: argparse.Namespace) -> int:
         _say(diagnostic)
     feeds = publish.changed_feed_urls(cfg, result.changed)
     if cfg.websub_hub and feeds:
-        import httpx
-
         from feeds.sources import fetch
 
-        with httpx.Client(timeout=10, trust_env=False) as hub_client:
-            for problem in fetch.ping_hub(hub_client, cfg.websub_hub, feeds):
+        with fetch.make_hub_client(user_agent=fetch.user_agent(cfg.site.base_url)) as hub:
+            for problem in fetch.ping_hub(hub, cfg.websub_hub, feeds):
                 _say(Diagnostic("warning", cfg.websub_hub, f"WebSub ping failed: {problem}"))
     out = cfg.paths.output
     print(
@@ -273,11 +264,7 @@ def _export(cfg: config.Config, args: argparse.Namespace) -> int:
     fmt: FeedFormat = args.format
     store = _open_store(cfg, create=False)
     try:
-        data, diagnostics = publish.export(cfg, store, _now(), publish.feed_key(args.feed), fmt)
-    except KeyError:
-        _say(Diagnostic("error", "--feed", f"no feed {args.feed!r} (a section slug, 'all' or "
-                        "'tags/<tag>')"))
-        return EXIT_USAGE
+        data, diagnostics = publish.export(cfg, store, _now(), FeedKey.from_path(args.feed), fmt)
     finally:
         store.close()
     for diagnostic in diagnostics:
@@ -285,6 +272,11 @@ def _export(cfg: config.Config, args: argparse.Namespace) -> int:
     if args.out is None:
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
-    else:
+        return EXIT_OK
+    try:
         Path(args.out).write_bytes(data)
+    except OSError as exc:
+        from feeds.errors import OutputError
+
+        raise OutputError(args.out, exc.strerror or str(exc)) from exc
     return EXIT_OK

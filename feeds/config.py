@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -77,10 +77,20 @@ class Paths:
 
 @dataclass(frozen=True, slots=True)
 class FetchConfig:
+    """`[fetch]`: also the limits of every upstream fetch (`feeds.sources.fetch.Limits`)."""
+
     allow_private_networks: bool = False
-    timeout: float = 30.0
+    timeout: float = 30.0  # seconds for a whole fetch, redirects included
     max_bytes: int = 10 * 1024 * 1024
     min_every: int = MIN_POLL_SECONDS
+
+
+def _default(cls: type, name: str) -> Any:
+    """A field's default, so that each default is written once: on its dataclass."""
+    for item in fields(cls):
+        if item.name == name and item.default is not MISSING:
+            return item.default
+    raise KeyError(f"{cls.__name__}.{name} has no default")
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,8 +256,9 @@ class _Reader:
         base_url = self.get(t, "site", "base_url", str, check=_check_http_url)
         if not base_url.endswith("/"):
             base_url += "/"
-        language = self.get(t, "site", "language", str, "id", _check_lang)
-        languages = self.strings(t, "site", "languages") if "languages" in t else ("id", "en")
+        language = self.get(t, "site", "language", str, _default(Site, "language"), _check_lang)
+        languages = (self.strings(t, "site", "languages") if "languages" in t
+                     else _default(Site, "languages"))
         for lang in languages:
             if (problem := _check_lang(lang)) is not None:
                 raise self.fail("site.languages", f"{lang!r}: {problem}")
@@ -260,12 +271,15 @@ class _Reader:
             title=title.strip(),
             base_url=base_url,
             language=language,
-            timezone=self.get(t, "site", "timezone", str, "Asia/Jakarta", _check_zone),
+            timezone=self.get(t, "site", "timezone", str, _default(Site, "timezone"),
+                              _check_zone),
             languages=languages,
-            author=self.get(t, "site", "author", str, "").strip(),
+            author=self.get(t, "site", "author", str, _default(Site, "author")).strip(),
             id_prefix=id_prefix,
-            items_per_feed=self.get(t, "site", "items_per_feed", int, 50, _check_items),
-            description=self.get(t, "site", "description", str, "").strip(),
+            items_per_feed=self.get(t, "site", "items_per_feed", int,
+                                    _default(Site, "items_per_feed"), _check_items),
+            description=self.get(t, "site", "description", str,
+                                 _default(Site, "description")).strip(),
         )
 
     def paths(
@@ -336,11 +350,14 @@ class _Reader:
     def fetch(self, raw: Mapping[str, Any]) -> FetchConfig:
         known = {"allow_private_networks", "timeout", "max_bytes", "min_every"}
         t = self.table(raw.get("fetch", {}), "fetch", known)
+        default = FetchConfig()
         return FetchConfig(
-            allow_private_networks=self.get(t, "fetch", "allow_private_networks", bool, False),
-            timeout=self.get(t, "fetch", "timeout", float, 30.0, _check_positive),
-            max_bytes=self.get(t, "fetch", "max_bytes", int, 10 * 1024 * 1024, _check_positive),
-            min_every=self.duration(t, "fetch", "min_every", f"{MIN_POLL_SECONDS}s"),
+            allow_private_networks=self.get(t, "fetch", "allow_private_networks", bool,
+                                            default.allow_private_networks),
+            timeout=self.get(t, "fetch", "timeout", float, default.timeout, _check_positive),
+            max_bytes=self.get(t, "fetch", "max_bytes", int, default.max_bytes,
+                               _check_positive),
+            min_every=self.duration(t, "fetch", "min_every", f"{default.min_every}s"),
         )
 
     def upstream(
@@ -376,7 +393,7 @@ class _Reader:
                 raise self.fail(
                     f"{key}.every", f"{every}s is below the floor of {fetch.min_every}s"
                 )
-            content = self.get(item, key, "content", str, "summary")
+            content = self.get(item, key, "content", str, _default(UpstreamConfig, "content"))
             if content not in ("summary", "full"):
                 raise self.fail(f"{key}.content", f'must be "summary" or "full", not {content!r}')
             result.append(

@@ -16,20 +16,23 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from types import FrameType
+from typing import TYPE_CHECKING, Any
 
-import httpx
-
-from feeds import publish, pull
+from feeds import health, publish, pull
+from feeds.codec import from_epoch
 from feeds.config import Config
 from feeds.errors import FeedsError, LockHeld
 from feeds.lock import writer_lock
 from feeds.model import Diagnostic
+from feeds.output import open_output
 from feeds.scheduler import Daemon, Tasks
-from feeds.server import Server, Site, make_app
+from feeds.server import Served, Server, make_app
 from feeds.sources import fetch
-from feeds.store import Store, from_epoch
+from feeds.store import open_store
 from feeds.watch import SeedWatcher
-from feeds.writer import Output
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger("feeds")
 STOP_TIMEOUT = 8.0  # seconds a running job may take to finish after SIGTERM
@@ -52,11 +55,21 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-def site_for(config: Config) -> Site:
-    return Site(
-        output=config.paths.output, state=config.paths.state, base_url=config.site.base_url,
+def served(config: Config) -> Served:
+    """What `feeds serve` and `feeds run --bind` serve, with /healthz read from the state."""
+
+    def report(moment: datetime) -> dict[str, Any]:
+        if not config.paths.state.exists():
+            return health.report(None, rebuild_every=config.rebuild_every, now=moment)
+        store = open_store(config.paths.state)
+        try:
+            return health.report(store, rebuild_every=config.rebuild_every, now=moment)
+        finally:
+            store.close()
+
+    return Served(
+        output=config.paths.output, base_url=config.site.base_url, health=report, clock=now,
         hub=config.websub_hub, max_age=min(300, config.rebuild_every),
-        rebuild_every=config.rebuild_every,
     )
 
 
@@ -81,9 +94,10 @@ class Jobs:
         config = self.config
         try:
             with writer_lock(config.paths.state, wait=config.lock_wait):
-                store = Store(config.paths.state)
+                store = open_store(config.paths.state)
                 try:
-                    result = publish.build(config, store, now(), output=Output(config.paths.output))
+                    result = publish.build(config, store, now(),
+                                           output=open_output(config.paths.output))
                 finally:
                     store.close()
         except LockHeld as exc:
@@ -102,10 +116,11 @@ class Jobs:
     def pull(self, name: str) -> tuple[datetime | None, bool]:
         config = self.config
         with writer_lock(config.paths.state, wait=config.lock_wait):
-            store = Store(config.paths.state)
+            store = open_store(config.paths.state)
             try:
                 result = pull.pull(config, store, self.client, now(), names=(name,))
-                state = store.source(name)
+                with store.snapshot():
+                    state = store.source(name)
             finally:
                 store.close()
         self._log(result.diagnostics)
@@ -116,15 +131,16 @@ class Jobs:
         return from_epoch(state.next_due), result.new_entries > 0
 
     def sources(self) -> list[tuple[str, datetime | None]]:
-        store = Store(self.config.paths.state)
+        store = open_store(self.config.paths.state)
         try:
             found = []
-            for source in self.config.upstream:
-                state = store.source(source.name)
-                if state is not None and state.retired and state.url == source.url:
-                    continue
-                due = from_epoch(state.next_due) if state is not None else None
-                found.append((source.name, due))
+            with store.snapshot():
+                for source in self.config.upstream:
+                    state = store.source(source.name)
+                    if state is not None and state.retired and state.url == source.url:
+                        continue
+                    due = from_epoch(state.next_due) if state is not None else None
+                    found.append((source.name, due))
             return found
         finally:
             store.close()
@@ -152,7 +168,9 @@ def run(config: Config, client: httpx.Client, bind: str | None) -> int:
     """`feeds run`: scheduler (+ watcher, + server with --bind) until SIGTERM/SIGINT."""
     setup_logging()
     wait = wait_for_signal()
-    hub_client = httpx.Client(timeout=10, trust_env=False) if config.websub_hub else None
+    hub_client = None
+    if config.websub_hub:
+        hub_client = fetch.make_hub_client(user_agent=fetch.user_agent(config.site.base_url))
     jobs = Jobs(config, client, hub_client)
     daemon = Daemon(
         Tasks(rebuild=jobs.rebuild, pull=jobs.pull, sources=jobs.sources),
@@ -160,7 +178,7 @@ def run(config: Config, client: httpx.Client, bind: str | None) -> int:
     )
     watcher = SeedWatcher(config.paths.seeds,
                           lambda path: daemon.rebuild_soon(f"change in {path}"))
-    server = Server(make_app(site_for(config)), bind) if bind else None
+    server = Server(make_app(served(config)), bind) if bind else None
     try:
         daemon.start()
         watcher.start()
@@ -189,7 +207,7 @@ def serve(config: Config, bind: str) -> int:
     """`feeds serve`: the server alone, until SIGTERM/SIGINT."""
     setup_logging()
     wait = wait_for_signal()
-    server = Server(make_app(site_for(config)), bind)
+    server = Server(make_app(served(config)), bind)
     server.start()
     log.info("serving %s on http://%s/", config.paths.output, bind)
     try:

@@ -7,13 +7,13 @@ import json
 import mimetypes
 import re
 from dataclasses import dataclass
-from datetime import datetime
 from typing import NamedTuple
 from urllib.parse import quote, urlsplit
 
 from feeds import render
+from feeds.codec import from_epoch, to_epoch
 from feeds.model import Article, Block, BulletList, Entry, Heading, Paragraph
-from feeds.store import EntryRecord, from_epoch, to_epoch
+from feeds.store import EntryRecord
 from feeds.text import cut_at_word, slugify
 
 _SAFE_PAGE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")  # fullmatch: `$` allows a "\n"
@@ -22,7 +22,7 @@ PAGES_FOLDER = "articles"  # every entry's own page is in here
 
 
 @dataclass(frozen=True, slots=True)
-class Site:
+class EntrySite:
     """The site facts an entry needs."""
 
     base_url: str
@@ -82,7 +82,7 @@ def reconcile_times(
     updated_at: int | None,
     new_hash: str,
     file_mtime: int,
-    now: datetime,
+    now: int,
 ) -> Times:
     """Publication time is fixed when first seen; `updated` moves only when the text changes.
     `date` and `updated_at` are the article header's, in epoch seconds."""
@@ -93,13 +93,39 @@ def reconcile_times(
     elif previous is None:
         updated = published
     elif previous.hash != new_hash:
-        updated = to_epoch(now)
+        updated = now
     else:
         updated = previous.updated
     return Times(first_seen, published, max(published, updated))
 
 
-def build_entry(article: Article, times: Times, site: Site) -> Entry:
+def upstream_times(
+    previous: EntryRecord | None,
+    published: int | None,
+    updated: int | None,
+    new_hash: str,
+    now: int,
+) -> Times:
+    """An upstream item's times: publication fixed when first seen (its own date, clamped to
+    now, else the first pull); `updated` is the item's own (never before publication or after
+    now), else moves only when the content hash does."""
+    if previous is not None:
+        first_seen, publication = previous.first_seen, previous.published
+    else:
+        first_seen = now
+        publication = min(published, now) if published is not None else now
+    if updated is not None:
+        last = max(min(updated, now), publication)
+    elif previous is not None and previous.hash != new_hash:
+        last = now
+    elif previous is not None:
+        last = previous.updated
+    else:
+        last = publication
+    return Times(first_seen, publication, last)
+
+
+def build_entry(article: Article, times: Times, site: EntrySite) -> Entry:
     # An article that lives elsewhere (header `link`) links there and gets no page here.
     page = None if article.link else page_path(article.key)
     lead = article.lead or article.title

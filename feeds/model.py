@@ -2,12 +2,60 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Literal, NamedTuple
 
 Level = Literal["error", "warning", "notice"]
 FeedFormat = Literal["rss", "atom", "json"]
+FeedKind = Literal["all", "section", "tag"]
+
+
+class FeedKey(NamedTuple):
+    """Which feed: all sections, one section, or one tag. `str()` is the state's stored form
+    (`all`, `section:S`, `tag:T`); a NamedTuple because a cold build makes 400,000 of them."""
+
+    kind: FeedKind
+    slug: str = ""
+
+    def __str__(self) -> str:
+        return "all" if self.kind == "all" else f"{self.kind}:{self.slug}"
+
+    @classmethod
+    def parse(cls, text: str) -> FeedKey:
+        """The stored form back into a key; ValueError for anything else."""
+        if text == "all":
+            return ALL
+        kind, sep, slug = text.partition(":")
+        if not sep or not slug or kind not in ("section", "tag"):
+            raise ValueError(f"not a feed key: {text!r}")
+        return cls("section" if kind == "section" else "tag", slug)
+
+    @classmethod
+    def from_path(cls, name: str) -> FeedKey:
+        """A feed as operators name it on the command line: `all`, a section slug, `tags/T`."""
+        name = name.strip("/")
+        if name == "all":
+            return ALL
+        if name.startswith("tags/"):
+            return cls("tag", name.removeprefix("tags/").strip("/"))
+        return cls("section", name)
+
+    @property
+    def folder(self) -> str:
+        """Where its files live in the output: '', 'S/' or 'tags/T/'."""
+        if self.kind == "all":
+            return ""
+        return f"{self.slug}/" if self.kind == "section" else f"tags/{self.slug}/"
+
+
+ALL = FeedKey("all")
+
+
+def feed_keys(section: str, tags: Iterable[str]) -> tuple[FeedKey, ...]:
+    """Every feed an entry of this section and these tags (slugs) appears in."""
+    return (ALL, FeedKey("section", section), *(FeedKey("tag", t) for t in tags))
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +173,15 @@ class UpstreamFeed:
 
 
 @dataclass(frozen=True, slots=True)
+class Enclosure:
+    """A file an entry points to (a podcast episode, a picture): linked, never downloaded."""
+
+    url: str
+    type: str | None = None
+    length: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Entry:
     """One item of a feed, whatever it came from; the builder needs nothing else."""
 
@@ -146,18 +203,18 @@ class Entry:
     upstream: UpstreamFeed | None = None
     page: str | None = None  # output-relative path of the entry's own HTML page
     dateline: Dateline | None = None
+    enclosures: tuple[Enclosure, ...] = ()
 
-    def feed_keys(self) -> tuple[str, ...]:
+    def feed_keys(self) -> tuple[FeedKey, ...]:
         """Every feed this entry appears in: all, its section, each tag."""
-        return ("all", f"section:{self.section.slug}", *(f"tag:{t.slug}" for t in self.tags))
+        return feed_keys(self.section.slug, (t.slug for t in self.tags))
 
 
 @dataclass(frozen=True, slots=True)
 class FeedInfo:
-    """One feed's own metadata; `folder` is '' for all sections, 'S/' or 'tags/T/'."""
+    """One feed's own metadata."""
 
-    key: str
-    folder: str
+    key: FeedKey
     title: str
     description: str
     language: str
@@ -165,6 +222,10 @@ class FeedInfo:
     base_url: str
     updated: datetime
     hub: str = ""
+
+    @property
+    def folder(self) -> str:
+        return self.key.folder
 
     def url(self, filename: str) -> str:
         return f"{self.base_url}{self.folder}{filename}"

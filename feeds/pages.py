@@ -158,7 +158,7 @@ def opml(site: PageSite, feeds: Sequence[FeedInfo]) -> bytes:
     body = ET.SubElement(root, "body")
     groups: dict[str, ET.Element] = {}
     for feed in feeds:
-        kind = feed.key.partition(":")[0]
+        kind = feed.key.kind
         parent = body
         if kind != "all":
             label = "Tags" if kind == "tag" else "Sections"

@@ -13,21 +13,24 @@ import random
 import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-import httpx
-
 from feeds import lang, render
+from feeds.codec import from_epoch, to_epoch
 from feeds.config import Config, UpstreamConfig
-from feeds.entries import entry_id
+from feeds.entries import entry_id, upstream_times
 from feeds.errors import UpstreamError
 from feeds.model import Attribution, Diagnostic, Entry, Section, UpstreamFeed
-from feeds.publish import site_identity
 from feeds.sanitize import plain_text, text_only
+from feeds.site import identity
 from feeds.sources import fetch as fetcher
 from feeds.sources.upstream import ParsedFeed, UpstreamItem, parse_feed
-from feeds.store import SourceState, Store, from_epoch, to_epoch
+from feeds.store import EntryRow, SourceState, Store
 from feeds.text import cut_at_word
+
+if TYPE_CHECKING:
+    import httpx
 
 MAX_BACKOFF = 86400  # a day
 JITTER = 0.1
@@ -114,7 +117,7 @@ def pull(
     """Pull the due sources (or `names`, or all with `force`); each in its own transaction."""
     rng = rng or random.Random()  # noqa: S311 (jitter, not security)
     result = PullResult()
-    limits = fetcher.Limits(timeout=config.fetch.timeout, max_bytes=config.fetch.max_bytes)
+    limits = config.fetch
     for source in config.upstream:
         if names is not None and source.name not in names:
             continue
@@ -125,14 +128,9 @@ def pull(
             continue
         if not (force or names is not None or due(state, now)):
             continue
-        store.begin()
-        try:
+        with store.transaction():
             state = _pull_one(config, store, client, source, state, limits, now, rng, result)
             store.put_source(state)
-            store.commit()
-        except BaseException:
-            store.rollback()
-            raise
     return result
 
 
@@ -234,7 +232,7 @@ def _store_items(
     newest = max(dates, default=None)
     upstream = UpstreamFeed(id=parsed.id, title=parsed.title, url=source.url, home=parsed.home,
                             updated=min(parsed.updated or newest or now, now))
-    _, prefix, _ = site_identity(config, store, now)
+    prefix = identity(config, store, now).id_prefix
     new = 0
     for item in parsed.items:
         text = f"{item.title} {text_only(item.summary_html)} {text_only(item.content_html or '')}"
@@ -254,26 +252,16 @@ def _store_items(
             language=parsed.language or lang.recognize(text, config.site.languages,
                                                        config.site.language),
         )
-        first_seen = previous.first_seen if previous is not None else to_epoch(now)
-        published = entry.published if item.published or item.updated else from_epoch(first_seen)
-        published = min(published, now)  # a future date is clamped
-        if previous is not None:
-            published = from_epoch(previous.published)  # fixed when first seen
-        if item.updated is not None:
-            updated = max(min(item.updated, now), published)
-        elif previous is not None and previous.hash != digest:
-            updated = now
-        elif previous is not None:
-            updated = from_epoch(previous.updated)
-        else:
-            updated = published
-        entry = replace(entry, published=published, updated=updated)
-        if previous is not None and previous.hash == digest and previous.updated == to_epoch(
-            updated
-        ):
+        dated = item.published or item.updated
+        times = upstream_times(previous, None if dated is None else to_epoch(dated),
+                               None if item.updated is None else to_epoch(item.updated),
+                               digest, to_epoch(now))
+        if previous is not None and previous.hash == digest and previous.updated == times.updated:
             continue
-        store.put_entry(entry, origin=f"upstream:{source.name}", hash=digest,
-                        first_seen=first_seen, live=True, canonical=canonical)
+        entry = replace(entry, published=from_epoch(times.published),
+                        updated=from_epoch(times.updated))
+        store.put_entry(EntryRow.of(entry, origin=f"upstream:{source.name}", hash=digest,
+                                    first_seen=times.first_seen, live=True, canonical=canonical))
         store.add_pending(entry.feed_keys())
         new += previous is None
     return new

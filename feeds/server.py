@@ -12,18 +12,18 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from email.utils import formatdate, parsedate_to_datetime
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
-
-from feeds.store import health_report
 
 CONTENT_TYPES = {
     "rss.xml": "application/rss+xml; charset=utf-8",
@@ -39,13 +39,15 @@ FEED_NAMES = ("rss.xml", "atom.xml", "feed.json")
 
 
 @dataclass(frozen=True, slots=True)
-class Site:
+class Served:
+    """What the server serves and how: the folder, the public URL, the health report."""
+
     output: Path
-    state: Path
     base_url: str
+    health: Callable[[datetime], dict[str, Any]]  # the /healthz report at a moment
+    clock: Callable[[], datetime]
     hub: str = ""
     max_age: int = 300
-    rebuild_every: int = 300
 
 
 def content_type(name: str) -> str | None:
@@ -73,13 +75,12 @@ class _ETags:
             return tag
 
 
-def make_app(site: Site) -> Starlette:
+def make_app(site: Served) -> Starlette:
     root = site.output.resolve()
     etags = _ETags()
 
     async def healthz(request: Request) -> Response:
-        report = health_report(site.state, rebuild_every=site.rebuild_every,
-                               now=datetime.now(UTC))
+        report = site.health(site.clock())
         return JSONResponse(report, status_code=200 if report["healthy"] else 503,
                             headers={"Cache-Control": "no-store"})
 
@@ -113,7 +114,7 @@ def _not_found() -> Response:
 
 
 def _file_response(
-    request: Request, site: Site, root: Path, target: Path, kind: str, etags: _ETags
+    request: Request, site: Served, root: Path, target: Path, kind: str, etags: _ETags
 ) -> Response:
     stat = target.stat()
     chosen, encoding = target, None

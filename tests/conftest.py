@@ -11,11 +11,7 @@ from hypothesis import HealthCheck, settings
 
 from feeds import config
 from feeds.sources.article import Rules
-
-ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
-SHARED = ROOT.parent / "shared"
-SEED_MTIME = 1_768_467_600  # 2026-01-15T09:00:00Z
+from tests.helpers import ROOT, SEED_MTIME
 
 # CI runs more examples, derandomized so that a failure reproduces on the next run.
 settings.register_profile(

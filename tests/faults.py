@@ -1,45 +1,74 @@
-"""Faults injected into worker processes: tests pass these as the pool's initializer (by
-module name, so the workers import them), and they wrap what the worker would run."""
+"""Faults injected through the seams the product offers: a worker setup (`Parallelism.setup`,
+run in each worker process; by module name, so the workers import them) and wrappers of the
+store and output contracts."""
 
 from __future__ import annotations
 
 import errno
-import multiprocessing
 import os
+from collections.abc import Callable
 from typing import Any
 
-from feeds import publish
+from feeds.output import OutputKind, Staged, Stager
+from feeds.publish.feedset import FeedStyle
+from feeds.publish.workers import WorkerContext
 
-_init_worker = publish._init_worker  # the real one: tests replace the module's with these
 
+class _FullDisk:
+    """A stager whose disk is full for article pages."""
 
-def disk_full_for_pages(renderer: Any, output_root: str | None = None) -> None:
-    _init_worker(renderer, output_root)
-    if multiprocessing.parent_process() is None:
-        return  # the main process's own reading (builds below PARALLEL_FROM) stays healthy
-    real = publish.stage_file
+    def __init__(self, inner: Stager) -> None:
+        self.inner = inner
 
-    def full(path: str, data: bytes) -> str:
-        if f"{os.sep}articles{os.sep}" in path:
+    def stage(self, relative: str, data: bytes, kind: OutputKind) -> list[Staged]:
+        if kind == "page":
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        return real(path, data)
-
-    publish.stage_file = full  # type: ignore[assignment]
+        return self.inner.stage(relative, data, kind)
 
 
-def broken_tag_feed(renderer: Any, output_root: str | None = None) -> None:
-    _init_worker(renderer, output_root)
-    if multiprocessing.parent_process() is None:
-        return
-    real = publish._render_feed
+def disk_full_for_pages(context: WorkerContext) -> None:
+    assert context.stager is not None
+    context.stager = _FullDisk(context.stager)
 
-    def render(job: tuple[str, str, list[str]]) -> publish.FeedDone:
-        if job[0] == "tag:rusak":
+
+class _BrokenTag(FeedStyle):
+    def files(self, info: Any, items: Any) -> Any:
+        if info.key.kind == "tag" and info.key.slug == "rusak":
             raise RuntimeError("rendering the feed failed")
-        return real(job)
-
-    publish._render_feed = render  # type: ignore[assignment]
+        return super().files(info, items)
 
 
-def healthy(renderer: Any, output_root: str | None = None) -> None:
-    _init_worker(renderer, output_root)
+def broken_tag_feed(context: WorkerContext) -> None:
+    style = context.renderer.style
+    broken = _BrokenTag(*(getattr(style, name) for name in FeedStyle.__slots__))
+    context.renderer = type(context.renderer)(
+        rules=context.renderer.rules, entry_site=context.renderer.entry_site, style=broken,
+        now=context.renderer.now, pages=context.renderer.pages)
+
+
+class FailingAfter:
+    """Wraps a store or an output: the `count`-th call of `method` raises `error`."""
+
+    def __init__(self, inner: Any, method: str, count: int, error: Exception) -> None:
+        self._inner = inner
+        self._method = method
+        self._left = count
+        self._error = error
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._inner, name)
+        if name != self._method:
+            return value
+
+        def counted(*args: object, **kwargs: object) -> object:
+            self._left -= 1
+            if self._left == 0:
+                raise self._error
+            return value(*args, **kwargs)
+
+        return counted
+
+
+def failing(method: str, count: int, error: Exception) -> Callable[[Any], Any]:
+    """A wrapper for `helpers.build(wrap_store=…)` or `wrap_output=…`."""
+    return lambda inner: FailingAfter(inner, method, count, error)

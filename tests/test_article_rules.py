@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from feeds import config, render
+from feeds import render
 from feeds.errors import ArticleError
 from feeds.model import (
     Article,
@@ -42,13 +42,6 @@ REFERENCE_HEADINGS = [
     "Motivasi di Balik Langkah Pragmatis",
     "Harapan bagi Kawasan Amerika Latin",
 ]
-
-
-@pytest.fixture(scope="module")
-def rules() -> Rules:
-    """The rules of the real config (tests/conftest.py was already taken)."""
-    cfg, _ = config.load(Path(__file__).parent.parent / "config" / "feeds.toml")
-    return Rules.from_config(cfg)
 
 
 def read(

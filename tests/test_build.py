@@ -12,49 +12,17 @@ import feedparser
 import pytest
 
 from feeds import config, publish
-from feeds.store import Store
-from feeds.writer import Output
-
-NOW = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
-SEED = "000_4cab66b14d71472d"
-
-
-def build(project: Path, now: datetime = NOW, **kwargs: object) -> publish.BuildResult:
-    cfg, _ = config.load(project / "config" / "feeds.toml")
-    store = Store(cfg.paths.state)
-    try:
-        return publish.build(cfg, store, now, output=Output(cfg.paths.output), **kwargs)  # type: ignore[arg-type]
-    finally:
-        store.close()
-
-
-def snapshot(folder: Path) -> dict[str, tuple[bytes, int]]:
-    return {
-        p.relative_to(folder).as_posix(): (p.read_bytes(), p.stat().st_mtime_ns)
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-    }
-
-
-WRITTEN = datetime(2026, 2, 10, 12, 0, tzinfo=UTC)
-
-
-def write_article(project: Path, name: str, text: str, mtime: datetime = WRITTEN) -> Path:
-    path = project / "seeds" / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    os.utime(path, (mtime.timestamp(), mtime.timestamp()))
-    return path
-
-
-def entry_of(feed_path: Path, key: str) -> feedparser.FeedParserDict:
-    parsed = feedparser.parse(feed_path.read_bytes())
-    matches = [e for e in parsed.entries if e.id.endswith(":" + key)]
-    assert len(matches) == 1, [e.id for e in parsed.entries]
-    return matches[0]
-
-
-ARTICLE = "Kampus\nJudul Awal Artikel\n\nSemarang (usmnews) – Paragraf pembuka artikel ini.\n"
+from feeds.store import open_store
+from tests.helpers import (
+    ARTICLE,
+    NOW,
+    SEED,
+    WRITTEN,
+    build,
+    entry_of,
+    snapshot,
+    write_article,
+)
 
 
 def test_layout_of_output(project: Path) -> None:
@@ -271,15 +239,14 @@ def test_feed_lists_newest_first_and_at_most_items_per_feed(project: Path) -> No
 
 def test_check_writes_nothing(project: Path) -> None:
     cfg, _ = config.load(project / "config" / "feeds.toml")
-    store = Store(cfg.paths.state)
+    store = open_store(cfg.paths.state)
     result = publish.build(cfg, store, NOW, output=None, reread=True)
     store.close()
     assert result.articles_read == 1
     assert not (project / "output").exists()
 
 
-def test_parallel_parse_gives_the_same_output(project: Path, tmp_path: Path,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_parallel_parse_gives_the_same_output(project: Path, tmp_path: Path) -> None:
     for i in range(40):
         write_article(project, f"p/{i:02}.txt", ARTICLE.replace("Awal", f"Nomor {i}"),
                       WRITTEN + timedelta(minutes=i))
@@ -288,8 +255,7 @@ def test_parallel_parse_gives_the_same_output(project: Path, tmp_path: Path,
     before = {k: v[0] for k, v in snapshot(project / "output").items()}
     shutil.rmtree(project / "output")
     shutil.rmtree(project / "state")
-    monkeypatch.setattr(publish, "PARALLEL_FROM", 5)
-    parallel = build(project)
+    parallel = build(project, parallel=publish.Parallelism(from_articles=5))
     assert {k: v[0] for k, v in snapshot(project / "output").items()} == before
     assert [str(d) for d in parallel.diagnostics] == [str(d) for d in serial.diagnostics]
     assert parallel.articles_read == 42

@@ -23,10 +23,10 @@ from hypothesis import strategies as st
 from feeds import config, entries, publish
 from feeds.errors import ArticleError
 from feeds.model import BulletList, Paragraph
+from feeds.output.folder import FolderOutput
 from feeds.sources.article import Rules, parse
-from feeds.store import Store
+from feeds.store import open_store
 from feeds.text import collapse_spaces, xml_safe
-from feeds.writer import Output
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
@@ -299,10 +299,10 @@ def new_project(parent: Path, files: dict[str, bytes]) -> Path:
 
 def build(project: Path, now: datetime = NOW, *, full: bool = False) -> publish.BuildResult:
     cfg, _ = config.load(project / "config" / "feeds.toml")
-    store = Store(cfg.paths.state)
+    store = open_store(cfg.paths.state)
     try:
         # Not durable: fsync is not what these properties test, and it dominates the cost.
-        return publish.build(cfg, store, now, output=Output(cfg.paths.output, durable=False),
+        return publish.build(cfg, store, now, output=FolderOutput(cfg.paths.output, durable=False),
                              full=full)
     finally:
         store.close()

@@ -27,11 +27,11 @@ import brotli
 import pytest
 from lxml import etree
 
-from tests.conftest import SEED_MTIME
+from tests.helpers import SEED_MTIME
 from tests.httpserver import FeedServer, Reply, Seen
 
 FEEDS = Path(sys.executable).parent / "feeds"
-# 2,500: above publish.PARALLEL_FROM (2,000), so the cold build and the edit phase run on
+# 2,500: above Parallelism.from_articles (2,000), so the cold build and the edit phase run on
 # worker processes, which write pages and feeds themselves.
 ARTICLES = int(os.environ.get("FEEDS_CRASH_ARTICLES", "2500"))
 KILLS = int(os.environ.get("FEEDS_CRASH_KILLS", "8"))  # per phase

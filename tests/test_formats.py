@@ -9,7 +9,7 @@ from pathlib import Path
 import feedparser
 from lxml import etree
 
-from tests.test_build import NOW, SEED, build, write_article
+from tests.helpers import NOW, SEED, build, write_article
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 HEADERED = """---

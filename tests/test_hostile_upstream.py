@@ -30,9 +30,9 @@ import pytest
 from lxml import etree
 
 from feeds import config, publish, pull
+from feeds.output.folder import FolderOutput
 from feeds.sources import fetch
-from feeds.store import Store
-from feeds.writer import Output
+from feeds.store import Store, open_store
 from tests.httpserver import FeedServer, Reply, Seen
 
 NOW = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
@@ -170,7 +170,7 @@ section = "nasional"
 def http() -> Iterator[httpx.Client]:
     # One client for the module, as the CLI builds one per run: its TLS context costs 40 ms.
     with fetch.make_client(user_agent="feeds-test/1 (+https://usmnews.example/)",
-                           limits=fetch.Limits(), allow_private_networks=True) as client:
+                           allow_private_networks=True) as client:
         yield client
 
 
@@ -208,18 +208,18 @@ def newsroom(tmp_path: Path, server: FeedServer, http: httpx.Client
         base = base or server.base
         path = write_config(tmp_path, hostile_url or base + hostile, base + good, **settings)
         cfg, _ = config.load(path)
-        store = Store(cfg.paths.state)
+        store = open_store(cfg.paths.state)
         stores.append(store)
         client = client or http
         if before:
             first = pull.pull(cfg, store, client, NOW, force=True, rng=random.Random(1))
             assert first.failed == [], first.diagnostics
-            publish.build(cfg, store, NOW, output=Output(cfg.paths.output))
+            publish.build(cfg, store, NOW, output=FolderOutput(cfg.paths.output))
             phase["attack"] = True
         start = time.monotonic()
         result = pull.pull(cfg, store, client, LATER, force=True, rng=random.Random(1))
         seconds = time.monotonic() - start
-        publish.build(cfg, store, LATER, output=Output(cfg.paths.output))
+        publish.build(cfg, store, LATER, output=FolderOutput(cfg.paths.output))
         return Outcome(cfg, store, result, seconds, (EARLIER,) if before else ())
 
     yield attack
@@ -571,7 +571,7 @@ def test_redirect_to_a_private_address_is_refused(
     names = {"feeds.example": ["127.0.0.1"], "intranet.example": ["127.0.0.2"]}
     transport = fetch.GuardedTransport(resolver=lambda host, port: names[host],
                                        allowed=[ipaddress.ip_network("127.0.0.1/32")])
-    with fetch.make_client(user_agent="t", limits=fetch.Limits(), allow_private_networks=False,
+    with fetch.make_client(user_agent="t", allow_private_networks=False,
                            transport=transport) as client:
         outcome = newsroom(lambda seen: Reply(302, headers={"Location": location}),
                            before=True, client=client,

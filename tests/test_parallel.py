@@ -10,17 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from feeds import publish
+from feeds.errors import OutputError
+from feeds.publish import Parallelism
 from tests import faults
-from tests.test_build import ARTICLE, NOW, WRITTEN, build, write_article
+from tests.helpers import ARTICLE, NOW, WRITTEN, build, files, write_article
+
+ONE_PROCESS = Parallelism(from_articles=10**9, from_feeds=10**9)
+WORKERS = Parallelism(from_articles=1)
 
 HEADER = "---\nid: {key}\ndate: 2026-02-0{day}T09:00:00+07:00\ntags: [Riset, Beasiswa]\n---\n"
-
-
-def _outputs(project: Path) -> dict[str, bytes]:
-    out = project / "output"
-    return {p.relative_to(out).as_posix(): p.read_bytes()
-            for p in sorted(out.rglob("*")) if p.is_file()}
 
 
 def _state(project: Path) -> list[tuple[object, ...]]:
@@ -35,7 +33,10 @@ def _numbered(project: Path, count: int) -> None:
 
 
 def _leftovers(project: Path) -> list[str]:
-    return [p.name for p in (project / "output").rglob("*.feeds-tmp")]
+    """Temp files, or a staging folder, left in the output."""
+    out = project / "output"
+    return [p.name for p in out.rglob("*") if p.name.endswith(".feeds-tmp")
+            or p.name == ".feeds-staging"]
 
 
 def _step_cold(project: Path) -> None:
@@ -77,20 +78,16 @@ STEPS = [(_step_cold, {}), (_step_edit, {}), (_step_full, {"full": True}),
          (_step_full, {"reread": True})]
 
 
-def test_worker_builds_publish_what_one_process_does(
-    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_worker_builds_publish_what_one_process_does(project: Path, tmp_path: Path) -> None:
     twin = tmp_path / "twin"
     shutil.copytree(project, twin, ignore=shutil.ignore_patterns("twin"))
     for day, (step, options) in enumerate(STEPS):
         now = NOW + timedelta(days=day)
         step(project)
         step(twin)
-        monkeypatch.setattr(publish, "PARALLEL_FROM", 10**9)
-        serial = build(project, now, **options)
-        monkeypatch.setattr(publish, "PARALLEL_FROM", 1)
-        parallel = build(twin, now, **options)
-        assert _outputs(twin) == _outputs(project), step.__name__
+        serial = build(project, now, parallel=ONE_PROCESS, **options)
+        parallel = build(twin, now, parallel=WORKERS, **options)
+        assert files(twin / "output") == files(project / "output"), step.__name__
         assert _state(twin) == _state(project), step.__name__
         assert [str(d) for d in parallel.diagnostics] == [str(d) for d in serial.diagnostics]
         assert parallel.changed == serial.changed, step.__name__
@@ -98,87 +95,66 @@ def test_worker_builds_publish_what_one_process_does(
     assert any("already used by" in str(d) for d in serial.diagnostics)
 
 
-def test_a_failed_worker_build_leaves_no_staged_page(
-    project: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_failed_worker_build_leaves_no_staged_page(project: Path) -> None:
     _numbered(project, 12)
-    monkeypatch.setattr(publish, "PARALLEL_FROM", 1)
-
-    def broken_feeds(self: object) -> None:
-        raise RuntimeError("disk full while rendering the feeds")
-
-    monkeypatch.setattr(publish._Run, "_write_feeds", broken_feeds)
-    with pytest.raises(RuntimeError):
-        build(project)
+    full = OutputError("output/index.html", "No space left on device")
+    with pytest.raises(OutputError):  # the feeds fail after the workers staged every page
+        build(project, parallel=WORKERS, wrap_output=faults.failing("stage", 1, full))
     assert _leftovers(project) == []
     assert not (project / "output" / "articles").exists() or not any(
         (project / "output" / "articles").iterdir())
 
 
 def test_results_not_yet_adopted_when_a_worker_build_fails_leave_no_staged_page(
-    project: Path, monkeypatch: pytest.MonkeyPatch
+    project: Path,
 ) -> None:
     _numbered(project, 60)
-    monkeypatch.setattr(publish, "PARALLEL_FROM", 1)
-    real_accept = publish._Run._accept
-    calls = 0
-
-    def accept_then_fail(self: publish._Run, *args: object) -> None:
-        nonlocal calls
-        calls += 1
-        if calls == 10:  # the workers have staged pages the main process never takes
-            raise RuntimeError("the main process failed mid-build")
-        real_accept(self, *args)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(publish._Run, "_accept", accept_then_fail)
+    # The workers have staged pages the main process never takes.
+    broken = faults.failing("put_entry", 10, RuntimeError("the state failed mid-build"))
     with pytest.raises(RuntimeError):
-        build(project)
+        build(project, parallel=WORKERS, wrap_store=broken)
     assert _leftovers(project) == []
 
 
 def test_a_feed_failing_on_a_worker_fails_the_build_and_leaves_no_staged_file(
-    project: Path, monkeypatch: pytest.MonkeyPatch
+    project: Path,
 ) -> None:
-    for i in range(publish.PARALLEL_FEEDS):  # enough feeds to render them on workers
+    for i in range(WORKERS.from_feeds):  # enough feeds to render them on workers
         write_article(project, f"t/{i:02}.txt",
                       f"---\ntags: [Topik {i}]\n---\n" + ARTICLE.replace("Awal", f"N {i}"))
     write_article(project, "t/rusak.txt", "---\ntags: [Rusak]\n---\n" + ARTICLE)
-    monkeypatch.setattr(publish, "_init_worker", faults.broken_tag_feed)
     with pytest.raises(RuntimeError, match="rendering the feed failed"):
-        build(project)
+        build(project, parallel=Parallelism(setup=faults.broken_tag_feed))
     assert _leftovers(project) == []
     assert not (project / "output" / "rss.xml").exists()  # nothing of the failed build shows
 
 
 def test_a_write_error_on_a_worker_fails_the_build_and_the_next_build_retries(
-    project: Path, monkeypatch: pytest.MonkeyPatch
+    project: Path,
 ) -> None:
     write_article(project, "p/x.txt", ARTICLE.replace("Awal", "Penuh"))
-    monkeypatch.setattr(publish, "PARALLEL_FROM", 1)
-    monkeypatch.setattr(publish, "_init_worker", faults.disk_full_for_pages)
-    with pytest.raises(OSError, match="No space left"):
-        build(project)  # not blamed on the article: nothing is recorded, all is retried
-    monkeypatch.setattr(publish, "_init_worker", faults.healthy)
-    result = build(project, NOW + timedelta(minutes=5))
+    with pytest.raises(OSError, match="No space left"):  # not blamed on the article:
+        build(project, parallel=Parallelism(from_articles=1,  # nothing is recorded
+                                            setup=faults.disk_full_for_pages))
+    result = build(project, NOW + timedelta(minutes=5), parallel=WORKERS)
     assert result.errors == 0 and result.articles_read >= 1
     assert (project / "output" / "articles" / "x.html").is_file()
     assert _leftovers(project) == []
 
 
-@pytest.mark.parametrize("parallel_from", [10**9, 1], ids=["one-process", "workers"])
+@pytest.mark.parametrize("parallel", [ONE_PROCESS, WORKERS], ids=["one-process", "workers"])
 def test_an_id_given_up_and_taken_in_one_build_keeps_its_page(
-    project: Path, monkeypatch: pytest.MonkeyPatch, parallel_from: int
+    project: Path, parallel: Parallelism
 ) -> None:
-    monkeypatch.setattr(publish, "PARALLEL_FROM", parallel_from)
     write_article(project, "a.txt", "---\nid: berita\n---\n" + ARTICLE, WRITTEN)
-    build(project)
+    build(project, parallel=parallel)
     # a.txt takes a new id (its old page is removed), and b.txt takes the id it gave up
     # (its page is written at the same path): the removal must not win at commit.
     write_article(project, "a.txt", "---\nid: berita-lama\n---\n" + ARTICLE,
                   WRITTEN + timedelta(days=1))
     write_article(project, "b.txt", "---\nid: berita\n---\n" + ARTICLE.replace("Awal", "Baru"),
                   WRITTEN + timedelta(days=2))
-    result = build(project, NOW + timedelta(hours=1))
+    result = build(project, NOW + timedelta(hours=1), parallel=parallel)
     assert result.errors == 0
     page = project / "output" / "articles" / "berita.html"
     assert page.is_file() and "Judul Baru Artikel" in page.read_text(encoding="utf-8")

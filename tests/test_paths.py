@@ -15,10 +15,10 @@ from hypothesis import strategies as st
 
 from feeds import config, entries, publish
 from feeds.errors import ArticleError
+from feeds.output.folder import FolderOutput, target_path
 from feeds.sources.article import Rules, parse
-from feeds.store import Store
+from feeds.store import open_store
 from feeds.text import fold, slugify
-from feeds.writer import Output
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
@@ -129,9 +129,9 @@ def article(section: str, title: str, tags: Sequence[str] = ()) -> bytes:
 
 def build(project: Path) -> publish.BuildResult:
     cfg, _ = config.load(project / "config" / "feeds.toml")
-    store = Store(cfg.paths.state)
+    store = open_store(cfg.paths.state)
     try:
-        return publish.build(cfg, store, NOW, output=Output(cfg.paths.output, durable=False))
+        return publish.build(cfg, store, NOW, output=FolderOutput(cfg.paths.output, durable=False))
     finally:
         store.close()
 
@@ -419,7 +419,7 @@ def test_a_symlink_loop_named_like_an_article_does_not_stop_the_build(tmp_path: 
 
 def test_output_refuses_paths_that_leave_it(tmp_path: Path) -> None:
     # The last line of defence behind the slugs: the writer's own lexical check.
-    out = Output(tmp_path / "output", durable=False)
+    root = str(tmp_path / "output")
     for relative in ("../x", "../../etc/passwd", "/etc/passwd", "a/../../x", "..", ""):
         with pytest.raises(ValueError, match="outside the output folder"):
-            out.target(relative)
+            target_path(root, relative)

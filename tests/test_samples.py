@@ -29,13 +29,6 @@ COMPARED = {
 }
 
 
-@pytest.fixture(scope="module")
-def rules() -> Rules:
-    """The rules of the real config (tests/conftest.py was already taken)."""
-    cfg, _ = config.load(Path(__file__).parent.parent / "config" / "feeds.toml")
-    return Rules.from_config(cfg)
-
-
 def texts(article: Article) -> list[str]:
     """Every piece of text of the body: paragraphs, headings, list items (with labels)."""
     found: list[str] = []

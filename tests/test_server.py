@@ -6,7 +6,6 @@ import gzip
 import http.client
 import json
 import re
-import socket
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,30 +17,23 @@ import brotli
 import httpx
 import pytest
 
-from feeds import config, publish
-from feeds.server import CONTENT_TYPES, Server, Site, make_app
-from feeds.store import Store
-from feeds.writer import Output
-from tests.test_build import NOW
+from feeds import config, daemon, health
+from feeds.errors import OutputError
+from feeds.server import CONTENT_TYPES, Served, Server, make_app
+from feeds.store import open_store
+from tests.helpers import NOW, build, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
 def served(project: Path) -> Iterator[tuple[str, config.Config]]:
     cfg, _ = config.load(project / "config" / "feeds.toml")
-    store = Store(cfg.paths.state)
-    publish.build(cfg, store, datetime.now(UTC), output=Output(cfg.paths.output))
-    store.close()
+    build(project, datetime.now(UTC))
     port = free_port()
-    site = Site(output=cfg.paths.output, state=cfg.paths.state, base_url=cfg.site.base_url,
-                hub="https://hub.example/", max_age=120, rebuild_every=300)
+    site = Served(output=cfg.paths.output, base_url=cfg.site.base_url,
+                  health=daemon.served(cfg).health, clock=lambda: datetime.now(UTC),
+                  hub="https://hub.example/", max_age=120)
     server = Server(make_app(site), f"127.0.0.1:{port}")
     server.start()
     deadline = time.monotonic() + 10
@@ -169,7 +161,7 @@ def test_folder_without_slash_redirects(served: tuple[str, config.Config]) -> No
 
 
 def test_healthz_healthy_then_unhealthy_after_a_failed_build(
-    served: tuple[str, config.Config],
+    project: Path, served: tuple[str, config.Config],
 ) -> None:
     base, cfg = served
     healthy = get(base + "/healthz")
@@ -180,10 +172,8 @@ def test_healthz_healthy_then_unhealthy_after_a_failed_build(
         child.unlink()
     blocker.rmdir()
     blocker.write_text("a file where a folder must be")
-    store = Store(cfg.paths.state)
-    with pytest.raises(OSError):
-        publish.build(cfg, store, datetime.now(UTC), output=Output(cfg.paths.output), full=True)
-    store.close()
+    with pytest.raises(OutputError):
+        build(project, datetime.now(UTC), full=True)
     unhealthy = get(base + "/healthz")
     assert unhealthy.status_code == 503
     assert unhealthy.json()["problem"] == "the last build failed"
@@ -191,14 +181,12 @@ def test_healthz_healthy_then_unhealthy_after_a_failed_build(
 
 
 def test_healthz_is_unhealthy_when_the_last_build_is_too_old(project: Path) -> None:
-    from feeds.store import health_report
-
     cfg, _ = config.load(project / "config" / "feeds.toml")
-    store = Store(cfg.paths.state)
-    publish.build(cfg, store, NOW, output=Output(cfg.paths.output))
+    build(project)
+    store = open_store(cfg.paths.state)
+    fresh = health.report(store, rebuild_every=300, now=NOW)
+    stale = health.report(store, rebuild_every=300, now=NOW.replace(hour=NOW.hour + 1))
     store.close()
-    fresh = health_report(cfg.paths.state, rebuild_every=300, now=NOW)
-    stale = health_report(cfg.paths.state, rebuild_every=300, now=NOW.replace(hour=NOW.hour + 1))
     assert fresh["healthy"] is True and stale["healthy"] is False
 
 

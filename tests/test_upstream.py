@@ -17,9 +17,10 @@ import httpx
 import pytest
 
 from feeds import config, publish, pull
+from feeds.codec import to_epoch
+from feeds.output.folder import FolderOutput
 from feeds.sources import fetch
-from feeds.store import Store, to_epoch
-from feeds.writer import Output
+from feeds.store import Store, open_store
 from tests.httpserver import FeedServer, Reply, Seen
 
 NOW = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
@@ -74,7 +75,7 @@ def setup(tmp_path: Path, server: FeedServer, sources: list[dict[str, str]],
     path = tmp_path / "config" / "feeds.toml"
     path.write_text(toml(server, sources, extra), encoding="utf-8")
     cfg, _ = config.load(path)
-    return cfg, Store(cfg.paths.state)
+    return cfg, open_store(cfg.paths.state)
 
 
 def source(server: FeedServer, name: str = "antara", path: str = "/feed",
@@ -86,7 +87,7 @@ def source(server: FeedServer, name: str = "antara", path: str = "/feed",
 def do_pull(cfg: config.Config, store: Store, now: datetime = NOW, **kwargs: object
             ) -> pull.PullResult:
     client = fetch.make_client(user_agent="feeds-test/1 (+https://usmnews.example/)",
-                               limits=fetch.Limits(timeout=3), allow_private_networks=True)
+                               allow_private_networks=True)
     with client:
         return pull.pull(cfg, store, client, now, rng=random.Random(1), **kwargs)  # type: ignore[arg-type]
 
@@ -218,8 +219,8 @@ def test_redirect_from_a_public_name_to_loopback_is_refused(server: FeedServer) 
             resolver=lambda host, port: ["127.0.0.1"],
             allowed=[ipaddress.ip_network("127.0.0.1/32")],
         )
-        client = fetch.make_client(user_agent="t", limits=fetch.Limits(),
-                                   allow_private_networks=False, transport=transport)
+        client = fetch.make_client(user_agent="t", allow_private_networks=False,
+                                   transport=transport)
         url = f"http://feeds.example:{server.port}/feed"
         with client, pytest.raises(Exception) as info:
             fetch.fetch(client, url, fetch.Validators(), fetch.Limits(), now=NOW)
@@ -229,7 +230,7 @@ def test_redirect_from_a_public_name_to_loopback_is_refused(server: FeedServer) 
 
 
 def test_private_addresses_are_refused_by_default() -> None:
-    client = fetch.make_client(user_agent="t", limits=fetch.Limits(), allow_private_networks=False)
+    client = fetch.make_client(user_agent="t", allow_private_networks=False)
     for url in ("http://127.0.0.1:9/", "http://169.254.169.254/latest/meta-data/",
                 "http://10.0.0.1/", "http://[::1]:9/", "http://100.64.0.1/", "http://[fd00::1]/",
                 "http://224.0.0.1/", "http://0.0.0.0:9/"):
@@ -270,7 +271,7 @@ def test_bad_documents(tmp_path: Path, server: FeedServer, body: bytes, problem:
 
 
 def build(cfg: config.Config, store: Store, now: datetime = NOW) -> publish.BuildResult:
-    return publish.build(cfg, store, now, output=Output(cfg.paths.output))
+    return publish.build(cfg, store, now, output=FolderOutput(cfg.paths.output))
 
 
 def test_hostile_html_is_neutralized_in_every_format(tmp_path: Path, server: FeedServer) -> None:
@@ -363,7 +364,7 @@ def test_mock_transport_sends_gzip_and_brotli_accept_encoding() -> None:
         seen.append(request)
         return httpx.Response(200, content=RSS)
 
-    client = fetch.make_client(user_agent="t", limits=fetch.Limits(), allow_private_networks=True,
+    client = fetch.make_client(user_agent="t", allow_private_networks=True,
                                transport=httpx.MockTransport(handler))
     result = fetch.fetch(client, "https://x.example/feed", fetch.Validators(), fetch.Limits(),
                          now=NOW)
@@ -374,7 +375,7 @@ def test_mock_transport_sends_gzip_and_brotli_accept_encoding() -> None:
 
 def test_too_many_redirects_is_an_error() -> None:
     client = fetch.make_client(
-        user_agent="t", limits=fetch.Limits(), allow_private_networks=True,
+        user_agent="t", allow_private_networks=True,
         transport=httpx.MockTransport(
             lambda r: httpx.Response(301, headers={"Location": "/again"})
         ),

@@ -27,27 +27,27 @@ import httpcore
 import httpx
 
 from feeds.compress import ACCEPT_ENCODING, BoundedDecoder, DecodeError, OverCap
+from feeds.config import FetchConfig as Limits
 from feeds.errors import UpstreamError
 
 MAX_REDIRECTS = 5
 REDIRECTS = {301, 302, 303, 307, 308}
 PERMANENT = {301, 308}
 
+CONNECT_TIMEOUT = 10.0  # seconds, per connection; the whole fetch has `Limits.timeout`
+READ_TIMEOUT = 20.0  # seconds, per read
+HUB_TIMEOUT = 10.0  # seconds, per WebSub ping
+__all__ = ["Limits"]  # the fetch's limits are the operator's `[fetch]` settings
+
 Resolver = Callable[[str, int], list[str]]
+Clock = Callable[[], float]
 EVERYWHERE = (ipaddress.ip_network("0.0.0.0/0"), ipaddress.ip_network("::/0"))
-# The monotonic time the fetch in progress must end by; every socket operation is bounded by
-# it (httpx's timeouts apply per read, so a server could otherwise hold a fetch for as long
-# as it sends a byte per read timeout, headers included).
-_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar("deadline",
-                                                                        default=None)
-
-
-@dataclass(frozen=True, slots=True)
-class Limits:
-    timeout: float = 30.0  # whole fetch, redirects included
-    connect_timeout: float = 10.0
-    read_timeout: float = 20.0
-    max_bytes: int = 10 * 1024 * 1024
+# When the fetch in progress must end, and the clock that tells; every socket operation is
+# bounded by it (httpx's timeouts apply per read, so a server could otherwise hold a fetch
+# for as long as it sends a byte per read timeout, headers included).
+_DEADLINE: contextvars.ContextVar[tuple[float, Clock] | None] = contextvars.ContextVar(
+    "deadline", default=None
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,10 +143,11 @@ class _GuardedBackend(httpcore.NetworkBackend):
 
 
 def _bounded(timeout: float | None) -> float | None:
-    deadline = _DEADLINE.get()
-    if deadline is None:
+    bound = _DEADLINE.get()
+    if bound is None:
         return timeout
-    left = deadline - time.monotonic()
+    deadline, clock = bound
+    left = deadline - clock()
     if left <= 0:
         raise httpcore.ReadTimeout("the fetch's deadline has passed")
     return left if timeout is None else min(timeout, left)
@@ -193,10 +194,16 @@ class GuardedTransport(httpx.HTTPTransport):
         pool._network_backend = _GuardedBackend(pool._network_backend, resolver, allowed)
 
 
+def user_agent(base_url: str) -> str:
+    """The product's User-Agent, with the site it fetches for (servers' operators ask)."""
+    from feeds import __version__
+
+    return f"feeds/{__version__} (+{base_url})"
+
+
 def make_client(
     *,
     user_agent: str,
-    limits: Limits,
     allow_private_networks: bool,
     transport: httpx.BaseTransport | None = None,
 ) -> httpx.Client:
@@ -207,10 +214,17 @@ def make_client(
         transport=transport,
         headers={"User-Agent": user_agent, "Accept": _ACCEPT,
                  "Accept-Encoding": ACCEPT_ENCODING},
-        timeout=httpx.Timeout(limits.read_timeout, connect=limits.connect_timeout),
+        timeout=httpx.Timeout(READ_TIMEOUT, connect=CONNECT_TIMEOUT),
         follow_redirects=False,
         trust_env=False,  # an environment proxy would bypass the address guard
     )
+
+
+def make_hub_client(*, user_agent: str) -> httpx.Client:
+    """The client that pings the configured WebSub hub. No address guard: the operator chose
+    the hub, and it may well be internal."""
+    return httpx.Client(timeout=HUB_TIMEOUT, headers={"User-Agent": user_agent},
+                        trust_env=False)
 
 
 _ACCEPT = (
@@ -243,7 +257,7 @@ def fetch(
     limits: Limits,
     *,
     now: datetime,
-    clock: Callable[[], float] = time.monotonic,
+    clock: Clock = time.monotonic,
 ) -> FetchResult:
     """GET `url` conditionally; raise UpstreamError for network failures and oversize bodies."""
     deadline = clock() + limits.timeout
@@ -252,7 +266,7 @@ def fetch(
         headers["If-None-Match"] = validators.etag
     if validators.last_modified:
         headers["If-Modified-Since"] = validators.last_modified
-    token = _DEADLINE.set(time.monotonic() + limits.timeout)
+    token = _DEADLINE.set((deadline, clock))
     try:
         return _follow(client, url, validators, headers, limits, deadline, now, clock)
     finally:
@@ -301,8 +315,7 @@ def _follow(
                     max_age=_max_age(response.headers.get("Cache-Control")),
                 )
         except httpx.TimeoutException as exc:
-            cut = _DEADLINE.get()
-            if cut is not None and time.monotonic() >= cut - 0.1:
+            if clock() >= deadline - 0.1:
                 raise UpstreamError(current, f"fetch took longer than {limits.timeout:g}s") from exc
             raise UpstreamError(current, f"timed out ({type(exc).__name__})") from exc
         except httpx.InvalidURL as exc:  # httpx parses a redirect's Location on arrival

@@ -1,30 +1,26 @@
-"""The state (SQLite, WAL): files seen, entries with first-seen/updated times, outputs written.
+"""The state in SQLite (WAL): the embedded backend of `feeds.store.Store`; the module that
+speaks SQLite.
 
-The one module that speaks SQL, so that another backend can follow. Times
-are whole seconds since the epoch (UTC); entries keep their rendered data
-as JSON so that a rebuild needs neither the article files nor the network.
+Times are whole seconds since the epoch (UTC); entries keep their rendered
+data as JSON (`feeds.codec`) so that a rebuild needs neither the article
+files nor the network. `sqlite3` errors become `StoreError` here.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 from collections.abc import Container, Iterable, Iterator
-from dataclasses import asdict, dataclass, fields
-from datetime import UTC, datetime
+from dataclasses import asdict
+from datetime import datetime
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
+from feeds.codec import entry_from_json, from_epoch, to_epoch
 from feeds.errors import StoreError
-from feeds.model import (
-    Attribution,
-    Dateline,
-    Diagnostic,
-    Entry,
-    Section,
-    Tag,
-    UpstreamFeed,
-)
+from feeds.model import Entry, FeedKey, UpstreamFeed
+from feeds.store import EntryRecord, EntryRow, FileRow, SourceState
 
 SCHEMA_VERSION = 1
 
@@ -86,72 +82,18 @@ CREATE TABLE IF NOT EXISTS sources (
 """
 
 
-def to_epoch(moment: datetime) -> int:
-    return int(moment.timestamp())
+CHECKPOINT_FROM = 1000  # entries written in one transaction; then the WAL is folded back
 
 
-def from_epoch(seconds: int) -> datetime:
-    return datetime.fromtimestamp(seconds, UTC)
-
-
-class FileRecord(NamedTuple):
-    """A named tuple, not a dataclass: read once per file per build, 100,000 times a no-op."""
-
-    path: str
-    size: int
-    mtime_ns: int
-    inode: int
-    key: str | None
-    diagnostics: tuple[Diagnostic, ...]
-
-
-# path, size, mtime_ns, inode: the stat facts first, as in `seeds.SeedFile`; then key, and
-# diagnostics as JSON
-FileRow = tuple[str, int, int, int, "str | None", str]
-
-
-@dataclass(frozen=True, slots=True)
-class SourceState:
-    """Per-source health and HTTP validators, kept between pulls and restarts."""
-
-    name: str
-    url: str  # as configured
-    fetch_url: str  # where to poll: the configured URL, or where it moved permanently
-    etag: str | None = None
-    last_modified: str | None = None
-    next_due: int = 0
-    last_attempt: int | None = None
-    last_success: int | None = None
-    failures: int = 0
-    last_status: str = ""
-    last_error: str = ""
-    items_seen: int = 0
-    retired: bool = False
-    feed: UpstreamFeed | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class EntryRecord:
-    """What the state remembers of an entry between builds."""
-
-    key: str
-    origin: str
-    hash: str
-    first_seen: int
-    published: int
-    updated: int
-    live: bool
-    section: str
-    tags: tuple[str, ...]
-
-
-class Store:
-    """One open state database; `with store.transaction():` groups a build's writes."""
+class SQLiteStore:
+    """One open SQLite state; see `feeds.store.Store` for the contract."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._written = 0  # entries written in the current transaction
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            if str(path) != ":memory:":
+                path.parent.mkdir(parents=True, exist_ok=True)
             self.db = sqlite3.connect(path, isolation_level=None, timeout=30)
             # A new state gets 16 KiB pages: an entry row (~4.6 KB of JSON) fits in one
             # instead of spilling into overflow pages (inserts ~15% faster). An existing
@@ -167,24 +109,62 @@ class Store:
             self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         except sqlite3.DatabaseError as exc:
             raise StoreError(str(path), f"cannot open the state database: {exc}") from exc
+        except OSError as exc:
+            raise StoreError(str(path), f"cannot open the state database: "
+                                        f"{exc.strerror or exc}") from exc
+
+    @property
+    def location(self) -> str:
+        return str(self.path)
 
     def close(self) -> None:
         self.db.close()
 
-    def checkpoint(self) -> None:
-        """Fold the write-ahead log into the database and truncate it (after large builds:
-        a WAL of hundreds of MB slows every later read)."""
-        self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        with self._translated():
+            self.db.execute("BEGIN IMMEDIATE")
+            self._written = 0
+            try:
+                yield
+            except BaseException:
+                self._rollback()
+                raise
+            self.db.execute("COMMIT")
+            if self._written >= CHECKPOINT_FROM:
+                # Fold the write-ahead log into the database and truncate it: a WAL of
+                # hundreds of MB after a large build slows every later read.
+                self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
-    def begin(self) -> None:
-        self.db.execute("BEGIN IMMEDIATE")
+    @contextlib.contextmanager
+    def scratch(self) -> Iterator[None]:
+        with self._translated():
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            finally:
+                self._rollback()
 
-    def commit(self) -> None:
-        self.db.execute("COMMIT")
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[None]:
+        with self._translated():
+            self.db.execute("BEGIN")
+            try:
+                yield
+            finally:
+                self._rollback()
 
-    def rollback(self) -> None:
+    def _rollback(self) -> None:
         if self.db.in_transaction:
             self.db.execute("ROLLBACK")
+
+    @contextlib.contextmanager
+    def _translated(self) -> Iterator[None]:
+        """The one place where `sqlite3` errors become `StoreError`."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise StoreError(str(self.path), _describe(exc)) from exc
 
     # --- meta ----------------------------------------------------------------------
 
@@ -204,27 +184,26 @@ class Store:
 
     # --- files -----------------------------------------------------------------------
 
-    def iter_file_rows(self) -> Iterator[FileRow]:
-        """Every file record as its raw row, in path order (byte order, as Python sorts str),
-        streamed: a no-op build compares 100,000 of them with the scan, and builds a
-        `FileRecord` (`file_record(row)`) only for the few it needs."""
-        yield from self.db.execute(
+    def iter_files(self) -> Iterator[FileRow]:
+        """Streamed: a no-op build compares 100,000 of them with the scan."""
+        cursor = self.db.execute(
             "SELECT path, size, mtime_ns, inode, key, diagnostics FROM files ORDER BY path"
         )
+        cursor.row_factory = _file_row
+        yield from cursor
 
-    def file(self, path: str) -> FileRecord | None:
+    def file(self, path: str) -> FileRow | None:
         row = self.db.execute(
             "SELECT path, size, mtime_ns, inode, key, diagnostics FROM files WHERE path = ?",
             (path,),
         ).fetchone()
-        return None if row is None else file_record(row)
+        return None if row is None else FileRow(*row)
 
-    def put_file(self, record: FileRecord) -> None:
-        diagnostics = json.dumps([[d.level, d.where, d.message] for d in record.diagnostics])
+    def put_file(self, row: FileRow) -> None:
         self.db.execute(
             "INSERT OR REPLACE INTO files (path, size, mtime_ns, inode, key, diagnostics) "
             "VALUES (?, ?, ?, ?, ?, ?)",
-            (record.path, record.size, record.mtime_ns, record.inode, record.key, diagnostics),
+            row,
         )
 
     def delete_file(self, path: str) -> None:
@@ -245,60 +224,25 @@ class Store:
             updated=row[5], live=bool(row[6]), section=row[7], tags=tuple(json.loads(row[8])),
         )
 
-    def put_entry(
-        self,
-        entry: Entry,
-        *,
-        origin: str,
-        hash: str,
-        first_seen: int,
-        live: bool,
-        canonical: str | None = None,
-    ) -> None:
-        """Store `entry`, as of now."""
-        self.put_entry_data(
-            entry.key, origin=origin, hash=hash,
-            times=(first_seen, to_epoch(entry.published), to_epoch(entry.updated)), live=live,
-            section=(entry.section.slug, entry.section.name),
-            tags=tuple((t.slug, t.name) for t in entry.tags), data=entry_to_json(entry),
-            canonical=canonical,
-        )
-
-    def put_entry_data(
-        self,
-        key: str,
-        *,
-        origin: str,
-        hash: str,
-        times: tuple[int, int, int],
-        live: bool,
-        section: tuple[str, str],
-        tags: tuple[tuple[str, str], ...],
-        data: str,
-        canonical: str | None = None,
-        new: bool = False,
-    ) -> None:
-        """`put_entry` from plain values: an entry encoded elsewhere (`data`), with its
-        (first seen, published, updated) seconds, section and tags as (slug, name).
-        `new`: the caller knows the state has no entry with this key, hence no tags of it."""
-        first_seen, published, updated = times
+    def put_entry(self, row: EntryRow, *, new: bool = False) -> None:
+        self._written += 1
         self.db.execute(
             "INSERT OR REPLACE INTO entries (key, origin, hash, first_seen, published, updated, "
             "live, section, section_name, tags, canonical, data) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (key, origin, hash, first_seen, published, updated, int(live), section[0],
-             section[1], json.dumps([slug for slug, _ in tags]), canonical, data),
+            (row.key, row.origin, row.hash, row.first_seen, row.published, row.updated,
+             int(row.live), row.section[0], row.section[1],
+             json.dumps([slug for slug, _ in row.tags]), row.canonical, row.data),
         )
         if not new:
-            self.db.execute("DELETE FROM entry_tags WHERE key = ?", (key,))
-        if tags:
+            self.db.execute("DELETE FROM entry_tags WHERE key = ?", (row.key,))
+        if row.tags:
             self.db.executemany(
                 "INSERT INTO entry_tags (tag, tag_name, key, published) VALUES (?, ?, ?, ?)",
-                [(slug, name, key, published) for slug, name in tags],
+                [(slug, name, row.key, row.published) for slug, name in row.tags],
             )
 
     def published_at(self, second: int) -> bool:
-        """Whether some entry is already published at exactly this second."""
         # `live IN (0, 1)` lets the (live, published) index answer: one index fewer to
         # maintain on every insert.
         row = self.db.execute(
@@ -309,26 +253,23 @@ class Store:
     def set_live(self, key: str, live: bool) -> None:
         self.db.execute("UPDATE entries SET live = ? WHERE key = ?", (int(live), key))
 
-    def latest(self, feed: str, now: datetime, limit: int) -> list[Entry]:
-        """The newest `limit` published entries of one feed ('all', 'section:S', 'tag:T')."""
+    def latest(self, feed: FeedKey, now: datetime, limit: int) -> list[Entry]:
         return [entry_from_json(data) for data in self.latest_rows(feed, now, limit)]
 
-    def latest_rows(self, feed: str, now: datetime, limit: int) -> list[str]:
-        """`latest` as the stored JSON, for another process to decode."""
-        kind, _, name = feed.partition(":")
+    def latest_rows(self, feed: FeedKey, now: datetime, limit: int) -> list[str]:
         cutoff = to_epoch(now)
-        if kind == "all":
+        if feed.kind == "all":
             sql = (
                 "SELECT data FROM entries WHERE live = 1 AND published <= ? "
                 "ORDER BY published DESC, key LIMIT ?"
             )
             args: tuple[Any, ...] = (cutoff, limit)
-        elif kind == "section":
+        elif feed.kind == "section":
             sql = (
                 "SELECT data FROM entries WHERE section = ? AND live = 1 AND published <= ? "
                 "ORDER BY published DESC, key LIMIT ?"
             )
-            args = (name, cutoff, limit)
+            args = (feed.slug, cutoff, limit)
         else:
             # CROSS JOIN fixes the join order: walk the tag's index newest first and stop at
             # `limit` (the planner otherwise scanned every entry by time: 38 ms at 100,000).
@@ -337,13 +278,12 @@ class Store:
                 "WHERE t.tag = ? AND e.live = 1 AND e.published <= ? "
                 "ORDER BY t.published DESC, t.key LIMIT ?"
             )
-            args = (name, cutoff, limit)
+            args = (feed.slug, cutoff, limit)
         return [row[0] for row in self.db.execute(sql, args)]
 
     def live_entries(self, now: datetime, skip: Container[str] = ()) -> Iterator[Entry]:
-        """Every published entry but those in `skip`, streamed (for a full re-render of the
-        pages). The keys come from an index; only the entries wanted are read and decoded
-        (a cold build has just rendered all of them: decoding them again cost 1 s per 10,000)."""
+        """The keys come from an index; only the entries wanted are read and decoded (a cold
+        build has just rendered all of them: decoding them again cost 1 s per 10,000)."""
         keys = [row[0] for row in self.db.execute(
             "SELECT key FROM entries WHERE live = 1 AND published <= ?",
             (to_epoch(now),),
@@ -354,7 +294,6 @@ class Store:
                 yield entry_from_json(row[0])
 
     def due_between(self, start: datetime, end: datetime) -> list[Entry]:
-        """Live entries whose publication time fell in (start, end]: held back until now."""
         rows = self.db.execute(
             "SELECT data FROM entries WHERE live = 1 AND published > ? AND published <= ?",
             (to_epoch(start), to_epoch(end)),
@@ -369,10 +308,8 @@ class Store:
         return None if row[0] is None else from_epoch(row[0])
 
     def sections(self, now: datetime) -> dict[str, str]:
-        """Slug → name of every section with a published entry.
-
-        Per distinct section, one indexed probe: a GROUP BY over the whole table cost 0.4 s
-        at 100,000 entries."""
+        """Per distinct section, one indexed probe: a GROUP BY over the whole table cost
+        0.4 s at 100,000 entries."""
         return self._named(
             "SELECT DISTINCT section FROM entries",
             "SELECT section_name FROM entries WHERE section = ? AND live = 1 "
@@ -381,7 +318,7 @@ class Store:
         )
 
     def tags(self, now: datetime) -> dict[str, str]:
-        """Slug → name of every tag with a published entry (one indexed probe per tag)."""
+        """One indexed probe per tag."""
         return self._named(
             "SELECT DISTINCT tag FROM entry_tags",
             "SELECT t.tag_name FROM entry_tags t CROSS JOIN entries e ON e.key = t.key "
@@ -405,7 +342,6 @@ class Store:
         return int(row[0])
 
     def key_with_canonical(self, canonical: str) -> str | None:
-        """The entry already published under this canonical link, if any."""
         row = self.db.execute(
             "SELECT key FROM entries WHERE canonical = ? ORDER BY first_seen, key LIMIT 1",
             (canonical,),
@@ -414,15 +350,14 @@ class Store:
 
     # --- feeds waiting for the next build ------------------------------------------------
 
-    def add_pending(self, feeds: Iterable[str]) -> None:
+    def add_pending(self, feeds: Iterable[FeedKey]) -> None:
         self.db.executemany(
-            "INSERT OR IGNORE INTO pending_feeds (feed) VALUES (?)", [(f,) for f in feeds]
+            "INSERT OR IGNORE INTO pending_feeds (feed) VALUES (?)", [(str(f),) for f in feeds]
         )
 
-    def take_pending(self) -> set[str]:
-        feeds = {row[0] for row in self.db.execute("SELECT feed FROM pending_feeds")}
-        self.db.execute("DELETE FROM pending_feeds")
-        return feeds
+    def take_pending(self) -> set[FeedKey]:
+        rows = self.db.execute("DELETE FROM pending_feeds RETURNING feed").fetchall()
+        return {FeedKey.parse(row[0]) for row in rows}
 
     # --- upstream sources -----------------------------------------------------------------
 
@@ -479,6 +414,22 @@ class Store:
         self.db.executemany("DELETE FROM outputs WHERE path = ?", [(p,) for p in paths])
 
 
+def _file_row(cursor: sqlite3.Cursor, row: tuple[Any, ...]) -> FileRow:
+    return FileRow(*row)
+
+
+def _describe(exc: sqlite3.Error) -> str:
+    """What went wrong, in an operator's words when SQLite's are terse."""
+    text = str(exc)
+    if "locked" in text or "busy" in text:
+        return f"{text} (another process holds the state)"
+    if "readonly" in text:
+        return f"{text} (the state or its folder is not writable)"
+    if "disk" in text and "full" in text:
+        return f"{text} (no space left for the state)"
+    return text
+
+
 def move_aside(path: Path, now: datetime) -> Path:
     """Rename a corrupt state (and its WAL files) out of the way, keeping it for inspection."""
     stamp = now.strftime("%Y%m%dT%H%M%SZ")
@@ -488,90 +439,3 @@ def move_aside(path: Path, now: datetime) -> Path:
         if source.exists():
             source.replace(aside.with_name(aside.name + suffix))
     return aside
-
-
-def health_report(path: Path, *, rebuild_every: int, now: datetime) -> dict[str, Any]:
-    """What /healthz answers: age of the last successful build, last failure, each source."""
-    moment = now
-    report: dict[str, Any] = {"healthy": False, "last_build": None, "age_seconds": None,
-                              "last_failure": None, "sources": {}}
-    if not path.exists():
-        report["problem"] = "no build yet"
-        return report
-    store = Store(path)
-    try:
-        last = store.get_meta("last_success")
-        failure = store.get_meta("last_failure")
-        for state in store.sources():
-            report["sources"][state.name] = {
-                "status": state.last_status, "failures": state.failures,
-                "last_success": None if state.last_success is None
-                else from_epoch(state.last_success).isoformat(),
-                "next_due": from_epoch(state.next_due).isoformat(), "retired": state.retired,
-                "error": state.last_error or None,
-            }
-    finally:
-        store.close()
-    if failure is not None:
-        report["last_failure"] = json.loads(failure)
-    if last is not None:
-        age = int(moment.timestamp()) - int(last)
-        report["last_build"] = from_epoch(int(last)).isoformat()
-        report["age_seconds"] = age
-        report["healthy"] = failure is None and age <= 3 * rebuild_every
-        if age > 3 * rebuild_every:
-            report["problem"] = f"last successful build is older than 3 × {rebuild_every}s"
-    if failure is not None:
-        report["problem"] = "the last build failed"
-    return report
-
-
-def file_record(row: FileRow) -> FileRecord:
-    diagnostics = () if row[5] == "[]" else tuple(Diagnostic(*i) for i in json.loads(row[5]))
-    return FileRecord(row[0], row[1], row[2], row[3], row[4], diagnostics)
-
-
-# --- Entry <-> JSON ----------------------------------------------------------------------
-
-
-def _flat(value: Any) -> Any:
-    """A one-level dataclass as a dict (asdict deep-copies: too slow at 100,000 entries)."""
-    if value is None:
-        return None
-    return {f.name: getattr(value, f.name) for f in fields(value)}
-
-
-def entry_to_json(entry: Entry) -> str:
-    data = {f.name: getattr(entry, f.name) for f in fields(entry)}
-    data["published"] = to_epoch(entry.published)
-    data["updated"] = to_epoch(entry.updated)
-    data["section"] = _flat(entry.section)
-    data["tags"] = [_flat(t) for t in entry.tags]
-    data["attribution"] = _flat(entry.attribution)
-    data["dateline"] = _flat(entry.dateline)
-    upstream = _flat(entry.upstream)
-    if upstream is not None and upstream["updated"] is not None:
-        upstream["updated"] = to_epoch(upstream["updated"])
-    data["upstream"] = upstream
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-
-
-def entry_from_json(text: str) -> Entry:
-    data = json.loads(text)
-    upstream = data.pop("upstream")
-    attribution = data["attribution"]
-    if upstream is not None and upstream["updated"] is not None:
-        upstream["updated"] = from_epoch(upstream["updated"])
-    return Entry(
-        **{
-            **data,
-            "section": Section(**data["section"]),
-            "published": from_epoch(data["published"]),
-            "updated": from_epoch(data["updated"]),
-            "authors": tuple(data["authors"]),
-            "tags": tuple(Tag(**t) for t in data["tags"]),
-            "attribution": None if attribution is None else Attribution(**attribution),
-            "dateline": None if data["dateline"] is None else Dateline(**data["dateline"]),
-            "upstream": None if upstream is None else UpstreamFeed(**upstream),
-        }
-    )

@@ -1,0 +1,223 @@
+"""One build: reconcile seeds/ with the state, render what changed, commit output, then state.
+
+    build(config, store, now, output=…)
+      ├─ with store.transaction():           the state's unit of work
+      ├─   identity, fingerprint             site facts kept in the state
+      ├─   ArticlePass.run                   articles: scan, read, decide, store   (articles.py)
+      ├─   pages of entries that fell due    held-back articles whose time has come
+      ├─   FeedSet.write                     the feeds that changed, the index, OPML (feedset.py)
+      └─   Books.commit                      the output, then the state commits
+
+Outputs are committed first, then the state, so a crash in between makes
+the next build redo the work (it converges) instead of believing it
+published what it did not. Reading and rendering run on worker processes
+when there are many changed files or feeds (workers.py); the rules of
+publishing are pure functions (decide.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from feeds import __version__, entries, pages
+from feeds.codec import from_epoch, to_epoch
+from feeds.config import Config
+from feeds.errors import UnknownFeed
+from feeds.model import Diagnostic, FeedFormat, FeedKey
+from feeds.output import Output
+from feeds.publish.articles import ArticlePass
+from feeds.publish.books import Books
+from feeds.publish.feedset import FEED_FILES, FeedSet, FeedStyle
+from feeds.publish.workers import Parallelism, Renderer, Workers
+from feeds.site import identity
+from feeds.sources import article as article_reader
+from feeds.store import Store
+
+__all__ = ["FEED_FILES", "BuildResult", "Parallelism", "build", "changed_feed_urls", "export"]
+
+RENDER_VERSION = "2"  # bump when rendering changes, so the next build re-renders everything
+AUTO = Parallelism()  # workers from 2,000 changed articles or 32 feeds
+
+
+@dataclass
+class BuildResult:
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    articles_read: int = 0
+    published: int = 0
+    next_due: datetime | None = None
+
+    @property
+    def errors(self) -> int:
+        return sum(d.level == "error" for d in self.diagnostics)
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """What one build needs, prepared before it reads anything."""
+
+    renderer: Renderer
+    feeds: FeedSet
+    full: bool
+    notes: tuple[Diagnostic, ...]
+
+
+def build(
+    config: Config,
+    store: Store,
+    now: datetime,
+    *,
+    output: Output | None,
+    full: bool = False,
+    reread: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+    parallel: Parallelism = AUTO,
+) -> BuildResult:
+    """One build; with `output=None` (`feeds check`) nothing is written and the state is left
+    as it was."""
+    if output is None:
+        with store.scratch():
+            return _run(config, store, now, None, full, reread, progress, parallel)[0]
+    try:
+        with store.transaction():
+            result, books, _ = _run(config, store, now, output, full, reread, progress,
+                                    parallel)
+            result.changed = books.commit()
+            store.set_meta("last_success", str(to_epoch(now)))
+            store.delete_meta("last_failure")
+        return result
+    except BaseException as exc:
+        output.discard()
+        _remember_failure(store, now, exc)
+        raise
+
+
+def _run(
+    config: Config, store: Store, now: datetime, output: Output | None, full: bool,
+    reread: bool, progress: Callable[[int, int], None] | None, parallel: Parallelism,
+) -> tuple[BuildResult, Books, _Plan]:
+    plan = _plan(config, store, now, output, full=full)
+    result = BuildResult(diagnostics=list(plan.notes))
+    books = Books(output, store, full=plan.full)
+    with Workers(plan.renderer, output, parallel) as workers:
+        articles = ArticlePass(
+            store, now, plan.renderer, books, config.paths.seeds, _label(config),
+            full=plan.full, reread=reread or plan.full, progress=progress,
+        )
+        tally = articles.run(workers)
+        dirty = tally.dirty | store.take_pending()  # and what `feeds pull` stored
+        last = store.get_meta("last_build")
+        if last is not None:  # held-back articles whose time has come
+            for entry in store.due_between(from_epoch(int(last)), now):
+                dirty.update(entry.feed_keys())
+                if entry.page is not None and output is not None:
+                    books.put_page(entry.key, entry.page, plan.renderer.style.page(entry))
+        if plan.full and output is not None:
+            for entry in store.live_entries(now, skip=books.rendered):
+                if entry.page is not None:
+                    books.put_page(entry.key, entry.page, plan.renderer.style.page(entry))
+        if output is not None:
+            plan.feeds.write(books, workers, dirty, full=plan.full)
+            store.set_meta("last_build", str(to_epoch(now)))
+    result.diagnostics.extend(tally.diagnostics)
+    result.diagnostics = _fold_notices(result.diagnostics)
+    result.articles_read = tally.read
+    result.published = store.count(now)
+    result.next_due = store.next_due(now)
+    return result, books, plan
+
+
+def _plan(config: Config, store: Store, now: datetime, output: Output | None, *,
+          full: bool) -> _Plan:
+    site = identity(config, store, now)
+    style = FeedStyle(
+        page_site=pages.PageSite(config.site.title, config.site.language, config.site.zone),
+        title=config.site.title, description=config.site.description,
+        language=config.site.language, base_url=config.site.base_url,
+        id_prefix=site.id_prefix, created=site.created, hub=config.websub_hub,
+    )
+    renderer = Renderer(
+        rules=article_reader.Rules.from_config(config),
+        entry_site=entries.EntrySite(config.site.base_url, site.id_prefix,
+                                     config.site.author or config.site.title),
+        style=style, now=now, pages=output is not None,
+    )
+    fingerprint = _fingerprint(config, site.id_prefix)
+    index_missing = output is not None and not output.exists("index.html")
+    full = full or index_missing or store.get_meta("fingerprint") != fingerprint
+    store.set_meta("fingerprint", fingerprint)
+    return _Plan(renderer, FeedSet(config, store, now, style), full, site.notes)
+
+
+def export(
+    config: Config, store: Store, now: datetime, feed: FeedKey, fmt: FeedFormat
+) -> tuple[bytes, list[Diagnostic]]:
+    """One feed's bytes as a build would write them now, and the diagnostics of reading the
+    articles; neither the output nor the state change. UnknownFeed for a feed that does not
+    exist."""
+    with store.scratch():
+        result, _, plan = _run(config, store, now, None, False, False, None, AUTO)
+        feeds = plan.feeds
+        names = feeds.names()
+        if feed not in names:
+            raise UnknownFeed("--feed", f"no feed {feed.folder.rstrip('/') or 'all'!r} (a "
+                              "section slug, 'all' or 'tags/<tag>')")
+        return feeds.render(feed, names[feed], fmt), result.diagnostics
+
+
+def changed_feed_urls(config: Config, changed: list[str]) -> list[str]:
+    """The public URL of every feed whose bytes a build changed (not their .gz/.br)."""
+    names = set(FEED_FILES.values())
+    return sorted(config.site.base_url + path for path in changed
+                  if path.rsplit("/", 1)[-1] in names)
+
+
+def _label(config: Config) -> str:
+    """How messages name the seeds folder: relative to the project when inside it."""
+    folder = config.paths.seeds
+    if folder.is_relative_to(config.root):
+        return folder.relative_to(config.root).as_posix()
+    return str(folder)
+
+
+def _fingerprint(config: Config, id_prefix: str) -> str:
+    """Everything outside the articles that changes rendered bytes."""
+    c = config
+    facts = [__version__, RENDER_VERSION, repr(c.site), id_prefix, repr(c.sections),
+             repr(c.outlets), c.websub_hub]
+    return hashlib.sha256(json.dumps(facts).encode()).hexdigest()
+
+
+def _remember_failure(store: Store, now: datetime, exc: BaseException) -> None:
+    """For /healthz, in a transaction of its own (the build's was rolled back)."""
+    failure = {"time": now.isoformat(), "error": f"{type(exc).__name__}: {exc}"}
+    try:
+        with store.transaction():
+            store.set_meta("last_failure", json.dumps(failure))
+    except Exception:  # noqa: S110 (the build's own error is the one to report)
+        pass
+
+
+def _fold_notices(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    """One line per distinct notice ("unknown section 'Budaya'") however many files share it."""
+    first: dict[str, int] = {}
+    counts: dict[str, int] = {}
+    kept: list[Diagnostic] = []
+    for diagnostic in diagnostics:
+        if diagnostic.level != "notice":
+            kept.append(diagnostic)
+            continue
+        counts[diagnostic.message] = counts.get(diagnostic.message, 0) + 1
+        if diagnostic.message not in first:
+            first[diagnostic.message] = len(kept)
+            kept.append(diagnostic)
+    for message, index in first.items():
+        if counts[message] > 1:
+            where = kept[index].where
+            kept[index] = Diagnostic("notice", where,
+                                     f"{message} (and in {counts[message] - 1} more file(s))")
+    return kept

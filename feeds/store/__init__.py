@@ -1,0 +1,213 @@
+"""The state's contract: what a build, a pull and the server read and write, as units of work.
+
+Backends implement `Store` (SQLite in `feeds.store.sqlite`); the rest of
+the package speaks only this contract, never SQL. Every write happens
+inside `with store.transaction():`, which commits when the block ends and
+rolls back when it raises; `snapshot()` reads a consistent view and writes
+nothing. A backend translates its driver's errors into `StoreError` at
+that boundary, so callers never see `sqlite3` exceptions.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Container, Iterable, Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import NamedTuple, Protocol
+
+from feeds.codec import entry_to_json, to_epoch
+from feeds.model import Diagnostic, Entry, FeedKey, UpstreamFeed, feed_keys
+
+
+class FileRow(NamedTuple):
+    """A seed file as the state remembers it: read once per file per build (100,000 times a
+    no-op build), so the diagnostics stay JSON until someone needs them."""
+
+    path: str
+    size: int
+    mtime_ns: int
+    inode: int
+    key: str | None  # the id it claims; None when it could not be read
+    diagnostics_json: str = "[]"
+
+    def same_file(self, seed: tuple[str, int, int, int]) -> bool:
+        """Whether the scan found this file unchanged (path, size, mtime and inode)."""
+        return self[:4] == seed
+
+    @property
+    def diagnostics(self) -> tuple[Diagnostic, ...]:
+        if self.diagnostics_json == "[]":
+            return ()
+        return tuple(Diagnostic(*item) for item in json.loads(self.diagnostics_json))
+
+    @classmethod
+    def of(
+        cls, seed: tuple[str, int, int, int], key: str | None,
+        diagnostics: Iterable[Diagnostic] = (),
+    ) -> FileRow:
+        encoded = json.dumps([[d.level, d.where, d.message] for d in diagnostics])
+        return cls(*seed, key, encoded)
+
+
+class EntryRow(NamedTuple):
+    """An entry as stored: its facts for queries, and `data`, the entry itself as JSON
+    (`feeds.codec`), encoded by whoever rendered it (often a worker process)."""
+
+    key: str
+    origin: str  # `seeds:PATH` or `upstream:SOURCE`
+    hash: str  # of what subscribers read (`entries.content_hash`)
+    first_seen: int  # epoch seconds
+    published: int
+    updated: int
+    live: bool
+    section: tuple[str, str]  # slug, name
+    tags: tuple[tuple[str, str], ...]  # slug, name
+    data: str
+    canonical: str | None = None  # an upstream item's canonical link
+
+    @classmethod
+    def of(cls, entry: Entry, *, origin: str, hash: str, first_seen: int, live: bool,
+           canonical: str | None = None) -> EntryRow:
+        """The row of an entry rendered in this process."""
+        return cls(
+            key=entry.key, origin=origin, hash=hash, first_seen=first_seen,
+            published=to_epoch(entry.published), updated=to_epoch(entry.updated), live=live,
+            section=(entry.section.slug, entry.section.name),
+            tags=tuple((t.slug, t.name) for t in entry.tags), data=entry_to_json(entry),
+            canonical=canonical,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class EntryRecord:
+    """What the state remembers of an entry between builds (without its data)."""
+
+    key: str
+    origin: str
+    hash: str
+    first_seen: int
+    published: int
+    updated: int
+    live: bool
+    section: str
+    tags: tuple[str, ...]
+
+    def feed_keys(self) -> tuple[FeedKey, ...]:
+        return feed_keys(self.section, self.tags)
+
+
+@dataclass(frozen=True, slots=True)
+class SourceState:
+    """Per-source health and HTTP validators, kept between pulls and restarts."""
+
+    name: str
+    url: str  # as configured
+    fetch_url: str  # where to poll: the configured URL, or where it moved permanently
+    etag: str | None = None
+    last_modified: str | None = None
+    next_due: int = 0
+    last_attempt: int | None = None
+    last_success: int | None = None
+    failures: int = 0
+    last_status: str = ""
+    last_error: str = ""
+    items_seen: int = 0
+    retired: bool = False
+    feed: UpstreamFeed | None = None
+
+
+class Store(Protocol):
+    """The state: seed files seen, entries with their times, upstream sources, outputs."""
+
+    @property
+    def location(self) -> str:
+        """Where the state is, for messages (a path, or a URL without its password)."""
+
+    def transaction(self) -> AbstractContextManager[None]:
+        """One unit of work: every write inside commits together, or none does."""
+
+    def scratch(self) -> AbstractContextManager[None]:
+        """A unit of work that is always rolled back: `check` and `export` reconcile the
+        articles as a build would, and keep nothing."""
+
+    def snapshot(self) -> AbstractContextManager[None]:
+        """A consistent read of the state; nothing inside may write."""
+
+    def close(self) -> None: ...
+
+    # --- meta: small named facts (id prefix, fingerprint, last build) ------------------
+    def get_meta(self, key: str) -> str | None: ...
+    def set_meta(self, key: str, value: str) -> None: ...
+    def delete_meta(self, key: str) -> None: ...
+
+    # --- seed files ----------------------------------------------------------------------
+    def iter_files(self) -> Iterator[FileRow]:
+        """Every file row in path order (code point order, as Python sorts str), streamed."""
+
+    def file(self, path: str) -> FileRow | None: ...
+    def put_file(self, row: FileRow) -> None: ...
+    def delete_file(self, path: str) -> None: ...
+
+    # --- entries -------------------------------------------------------------------------
+    def entry_record(self, key: str) -> EntryRecord | None: ...
+
+    def put_entry(self, row: EntryRow, *, new: bool = False) -> None:
+        """Store an entry; `new`: the caller knows no entry has this key yet."""
+
+    def set_live(self, key: str, live: bool) -> None: ...
+
+    def published_at(self, second: int) -> bool:
+        """Whether some entry is already published at exactly this second."""
+
+    def latest(self, feed: FeedKey, now: datetime, limit: int) -> list[Entry]:
+        """The newest `limit` published entries of one feed."""
+
+    def latest_rows(self, feed: FeedKey, now: datetime, limit: int) -> list[str]:
+        """`latest` as the stored JSON, for another process to decode."""
+
+    def live_entries(self, now: datetime, skip: Container[str] = ()) -> Iterator[Entry]:
+        """Every published entry but those in `skip`, streamed, in key order."""
+
+    def due_between(self, start: datetime, end: datetime) -> list[Entry]:
+        """Live entries whose publication time fell in (start, end]: held back until now."""
+
+    def next_due(self, now: datetime) -> datetime | None:
+        """When the next held-back entry falls due."""
+
+    def sections(self, now: datetime) -> dict[str, str]:
+        """Slug → name of every section with a published entry."""
+
+    def tags(self, now: datetime) -> dict[str, str]:
+        """Slug → name of every tag with a published entry."""
+
+    def count(self, now: datetime) -> int:
+        """Published entries."""
+
+    def key_with_canonical(self, canonical: str) -> str | None:
+        """The entry already published under this canonical link, if any."""
+
+    # --- feeds a pull changed, waiting for the next build --------------------------------
+    def add_pending(self, feeds: Iterable[FeedKey]) -> None: ...
+    def take_pending(self) -> set[FeedKey]: ...
+
+    # --- upstream sources ----------------------------------------------------------------
+    def source(self, name: str) -> SourceState | None: ...
+    def sources(self) -> list[SourceState]: ...
+    def put_source(self, state: SourceState) -> None: ...
+
+    # --- what the output holds (feeds and site files; pages are known by their entries) --
+    def outputs(self) -> dict[str, str]:
+        """Output path → its owner: a feed key's stored form, or `site`."""
+
+    def put_outputs(self, rows: Iterable[tuple[str, str]]) -> None: ...
+    def delete_outputs(self, paths: Iterable[str]) -> None: ...
+
+
+def open_store(location: Path) -> Store:
+    """The state at `location`."""
+    from feeds.store.sqlite import SQLiteStore
+
+    return SQLiteStore(location)
