@@ -45,7 +45,8 @@ stress: $(VENV)/.dev
 bench: $(VENV)/.runtime
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
-## Judge the feeds built from seeds/ plus ../shared/samples with ../shared/judge.
+## Judge the feeds built from seeds/, the samples and two upstream feeds with the judge harness
+## (the W3C validator and ten real readers) set up in $(JUDGE_HOME), default /tmp/judge.
 judge: $(VENV)/.runtime
 	scripts/judge.sh
 

@@ -53,6 +53,8 @@ class UpstreamConfig:
 
 @dataclass(frozen=True, slots=True)
 class Site:
+    """`[site]`: what the site says of itself, in every feed and page."""
+
     title: str
     base_url: str
     language: str = "id"
@@ -133,7 +135,7 @@ def load(
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(where, f"not valid TOML: {exc}") from exc
     reader = _Reader(where)
-    config = reader.config(raw, path, seeds=seeds, output=output, state=state)
+    config = _config(reader, raw, path, seeds=seeds, output=output, state=state)
     return config, reader.diagnostics
 
 
@@ -204,211 +206,215 @@ class _Reader:
             raise self.fail(key, "must be longer than zero")
         return seconds
 
-    # --- the whole file ------------------------------------------------------
+# --- the whole file, table by table -------------------------------------------
 
-    def config(
-        self,
-        raw: Mapping[str, Any],
-        path: Path,
-        *,
-        seeds: Path | None,
-        output: Path | None,
-        state: Path | None,
-    ) -> Config:
-        known = {"site", "paths", "sections", "outlets", "upstream", "fetch", "schedule", "serve",
-                 "websub"}
-        for name in sorted(set(raw) - known):
-            self.diagnostics.append(
-                Diagnostic("warning", self.where, f"unknown key {name} (ignored)")
+def _config(
+    r: _Reader,
+    raw: Mapping[str, Any],
+    path: Path,
+    *,
+    seeds: Path | None,
+    output: Path | None,
+    state: Path | None,
+) -> Config:
+    known = {"site", "paths", "sections", "outlets", "upstream", "fetch", "schedule", "serve",
+             "websub"}
+    for name in sorted(set(raw) - known):
+        r.diagnostics.append(
+            Diagnostic("warning", r.where, f"unknown key {name} (ignored)")
+        )
+    site = _site(r, raw)
+    root = project_root(path)
+    paths = _paths(r, raw, root, seeds=seeds, output=output, state=state)
+    sections = _sections(r, raw)
+    outlets = _outlets(r, raw)
+    fetch = _fetch(r, raw)
+    upstream = _upstream(r, raw, sections, fetch)
+    schedule = r.table(raw.get("schedule", {}), "schedule", {"rebuild_every", "lock_wait"})
+    serve = r.table(raw.get("serve", {}), "serve", {"bind"})
+    websub = r.table(raw.get("websub", {}), "websub", {"hub"})
+    return Config(
+        path=path,
+        root=root,
+        site=site,
+        paths=paths,
+        sections=sections,
+        outlets=outlets,
+        upstream=upstream,
+        fetch=fetch,
+        rebuild_every=r.duration(schedule, "schedule", "rebuild_every", "5m"),
+        lock_wait=r.duration(schedule, "schedule", "lock_wait", "60s"),
+        serve_bind=r.get(serve, "serve", "bind", str, "127.0.0.1:8080", _check_bind),
+        websub_hub=r.get(websub, "websub", "hub", str, "", _check_optional_url),
+    )
+
+def _site(
+    r: _Reader, raw: Mapping[str, Any]) -> Site:
+    known = {"title", "base_url", "language", "timezone", "languages", "author", "id_prefix",
+             "items_per_feed", "description"}
+    if "site" not in raw:
+        raise r.fail("site", "is required (with site.title and site.base_url)")
+    t = r.table(raw["site"], "site", known)
+    title = r.get(t, "site", "title", str, check=_check_nonempty)
+    base_url = r.get(t, "site", "base_url", str, check=_check_http_url)
+    if not base_url.endswith("/"):
+        base_url += "/"
+    language = r.get(t, "site", "language", str, _default(Site, "language"), _check_lang)
+    languages = (r.strings(t, "site", "languages") if "languages" in t
+                 else _default(Site, "languages"))
+    for lang in languages:
+        if (problem := _check_lang(lang)) is not None:
+            raise r.fail("site.languages", f"{lang!r}: {problem}")
+    if language not in languages:
+        languages = (language, *languages)
+    id_prefix = t.get("id_prefix")
+    if id_prefix is not None:
+        id_prefix = r.get(t, "site", "id_prefix", str, check=_check_id_prefix)
+    return Site(
+        title=title.strip(),
+        base_url=base_url,
+        language=language,
+        timezone=r.get(t, "site", "timezone", str, _default(Site, "timezone"),
+                          _check_zone),
+        languages=languages,
+        author=r.get(t, "site", "author", str, _default(Site, "author")).strip(),
+        id_prefix=id_prefix,
+        items_per_feed=r.get(t, "site", "items_per_feed", int,
+                                _default(Site, "items_per_feed"), _check_items),
+        description=r.get(t, "site", "description", str,
+                             _default(Site, "description")).strip(),
+    )
+
+def _paths(
+    r: _Reader,
+    raw: Mapping[str, Any],
+    root: Path,
+    *,
+    seeds: Path | None,
+    output: Path | None,
+    state: Path | None,
+) -> Paths:
+    t = r.table(raw.get("paths", {}), "paths", {"seeds", "output", "state"})
+
+    def resolve(name: str, default: str, override: Path | None) -> Path:
+        if override is not None:
+            return override.resolve()
+        value = r.get(t, "paths", name, str, default, _check_nonempty)
+        return (root / value).resolve()
+
+    paths = Paths(
+        seeds=resolve("seeds", "seeds", seeds),
+        output=resolve("output", "output", output),
+        state=resolve("state", "state/feeds.sqlite", state),
+    )
+    if paths.state.is_relative_to(paths.output):
+        raise r.fail("paths.state", "must not be inside the output folder (it is served)")
+    return paths
+
+def _sections(
+    r: _Reader, raw: Mapping[str, Any]) -> tuple[SectionConfig, ...]:
+    value = raw.get("sections", [])
+    if not isinstance(value, list):
+        raise r.fail("sections", "must be an array of tables ([[sections]])")
+    sections: list[SectionConfig] = []
+    seen: dict[str, str] = {}
+    for i, item in enumerate(value):
+        key = f"sections[{i}]"
+        if not isinstance(item, dict):
+            raise r.fail(key, "must be a table")
+        item = r.table(item, key, {"slug", "name", "aliases"})
+        name = r.get(item, key, "name", str, check=_check_nonempty).strip()
+        slug = r.get(item, key, "slug", str, section_slug(name), _check_slug)
+        aliases = r.strings(item, key, "aliases")
+        if any(s.slug == slug for s in sections):
+            raise r.fail(f"{key}.slug", f"{slug!r} is used by two sections")
+        for label in (name, slug, *aliases):
+            folded = fold(label)
+            if folded in seen and seen[folded] != slug:
+                raise r.fail(key, f"{label!r} already names section {seen[folded]!r}")
+            seen[folded] = slug
+        sections.append(SectionConfig(slug=slug, name=name, aliases=aliases))
+    return tuple(sections)
+
+def _outlets(
+    r: _Reader, raw: Mapping[str, Any]) -> tuple[Outlet, ...]:
+    value = raw.get("outlets", {})
+    if not isinstance(value, dict):
+        raise r.fail("outlets", "must be a table of tables ([outlets.\"name\"])")
+    outlets = []
+    for name, item in value.items():
+        key = f'outlets."{name}"'
+        if not isinstance(item, dict):
+            raise r.fail(key, "must be a table")
+        item = r.table(item, key, {"url", "feed", "aliases"})
+        url = r.get(item, key, "url", str, "", _check_optional_url) or None
+        feed = r.get(item, key, "feed", str, "", _check_optional_url) or None
+        outlets.append(Outlet(name, url, feed, r.strings(item, key, "aliases")))
+    return tuple(outlets)
+
+def _fetch(
+    r: _Reader, raw: Mapping[str, Any]) -> FetchConfig:
+    known = {"allow_private_networks", "timeout", "max_bytes", "min_every"}
+    t = r.table(raw.get("fetch", {}), "fetch", known)
+    default = FetchConfig()
+    return FetchConfig(
+        allow_private_networks=r.get(t, "fetch", "allow_private_networks", bool,
+                                        default.allow_private_networks),
+        timeout=r.get(t, "fetch", "timeout", float, default.timeout, _check_positive),
+        max_bytes=r.get(t, "fetch", "max_bytes", int, default.max_bytes,
+                           _check_positive),
+        min_every=r.duration(t, "fetch", "min_every", f"{default.min_every}s"),
+    )
+
+def _upstream(
+    r: _Reader,
+    raw: Mapping[str, Any],
+    sections: tuple[SectionConfig, ...],
+    fetch: FetchConfig,
+) -> tuple[UpstreamConfig, ...]:
+    value = raw.get("upstream", [])
+    if not isinstance(value, list):
+        raise r.fail("upstream", "must be an array of tables ([[upstream]])")
+    known = {"name", "outlet", "url", "section", "every", "include", "exclude", "content"}
+    slugs = {s.slug for s in sections}
+    result: list[UpstreamConfig] = []
+    names: set[str] = set()
+    for i, item in enumerate(value):
+        key = f"upstream[{i}]"
+        if not isinstance(item, dict):
+            raise r.fail(key, "must be a table")
+        unknown = sorted(set(item) - known)
+        if unknown:
+            # A typo here silently changes what is republished: refuse it.
+            raise r.fail(f"{key}.{unknown[0]}", "unknown key in [[upstream]]")
+        name = r.get(item, key, "name", str, check=_check_nonempty).strip()
+        if name in names:
+            raise r.fail(f"{key}.name", f"{name!r} is used by two sources")
+        names.add(name)
+        section = r.get(item, key, "section", str, check=_check_nonempty)
+        if section not in slugs:
+            raise r.fail(f"{key}.section", f"{section!r} is not a configured section slug")
+        every = r.duration(item, key, "every", "30m")
+        if every < fetch.min_every:
+            raise r.fail(
+                f"{key}.every", f"{every}s is below the floor of {fetch.min_every}s"
             )
-        site = self.site(raw)
-        root = project_root(path)
-        paths = self.paths(raw, root, seeds=seeds, output=output, state=state)
-        sections = self.sections(raw)
-        outlets = self.outlets(raw)
-        fetch = self.fetch(raw)
-        upstream = self.upstream(raw, sections, fetch)
-        schedule = self.table(raw.get("schedule", {}), "schedule", {"rebuild_every", "lock_wait"})
-        serve = self.table(raw.get("serve", {}), "serve", {"bind"})
-        websub = self.table(raw.get("websub", {}), "websub", {"hub"})
-        return Config(
-            path=path,
-            root=root,
-            site=site,
-            paths=paths,
-            sections=sections,
-            outlets=outlets,
-            upstream=upstream,
-            fetch=fetch,
-            rebuild_every=self.duration(schedule, "schedule", "rebuild_every", "5m"),
-            lock_wait=self.duration(schedule, "schedule", "lock_wait", "60s"),
-            serve_bind=self.get(serve, "serve", "bind", str, "127.0.0.1:8080", _check_bind),
-            websub_hub=self.get(websub, "websub", "hub", str, "", _check_optional_url),
-        )
-
-    def site(self, raw: Mapping[str, Any]) -> Site:
-        known = {"title", "base_url", "language", "timezone", "languages", "author", "id_prefix",
-                 "items_per_feed", "description"}
-        if "site" not in raw:
-            raise self.fail("site", "is required (with site.title and site.base_url)")
-        t = self.table(raw["site"], "site", known)
-        title = self.get(t, "site", "title", str, check=_check_nonempty)
-        base_url = self.get(t, "site", "base_url", str, check=_check_http_url)
-        if not base_url.endswith("/"):
-            base_url += "/"
-        language = self.get(t, "site", "language", str, _default(Site, "language"), _check_lang)
-        languages = (self.strings(t, "site", "languages") if "languages" in t
-                     else _default(Site, "languages"))
-        for lang in languages:
-            if (problem := _check_lang(lang)) is not None:
-                raise self.fail("site.languages", f"{lang!r}: {problem}")
-        if language not in languages:
-            languages = (language, *languages)
-        id_prefix = t.get("id_prefix")
-        if id_prefix is not None:
-            id_prefix = self.get(t, "site", "id_prefix", str, check=_check_id_prefix)
-        return Site(
-            title=title.strip(),
-            base_url=base_url,
-            language=language,
-            timezone=self.get(t, "site", "timezone", str, _default(Site, "timezone"),
-                              _check_zone),
-            languages=languages,
-            author=self.get(t, "site", "author", str, _default(Site, "author")).strip(),
-            id_prefix=id_prefix,
-            items_per_feed=self.get(t, "site", "items_per_feed", int,
-                                    _default(Site, "items_per_feed"), _check_items),
-            description=self.get(t, "site", "description", str,
-                                 _default(Site, "description")).strip(),
-        )
-
-    def paths(
-        self,
-        raw: Mapping[str, Any],
-        root: Path,
-        *,
-        seeds: Path | None,
-        output: Path | None,
-        state: Path | None,
-    ) -> Paths:
-        t = self.table(raw.get("paths", {}), "paths", {"seeds", "output", "state"})
-
-        def resolve(name: str, default: str, override: Path | None) -> Path:
-            if override is not None:
-                return override.resolve()
-            value = self.get(t, "paths", name, str, default, _check_nonempty)
-            return (root / value).resolve()
-
-        paths = Paths(
-            seeds=resolve("seeds", "seeds", seeds),
-            output=resolve("output", "output", output),
-            state=resolve("state", "state/feeds.sqlite", state),
-        )
-        if paths.state.is_relative_to(paths.output):
-            raise self.fail("paths.state", "must not be inside the output folder (it is served)")
-        return paths
-
-    def sections(self, raw: Mapping[str, Any]) -> tuple[SectionConfig, ...]:
-        value = raw.get("sections", [])
-        if not isinstance(value, list):
-            raise self.fail("sections", "must be an array of tables ([[sections]])")
-        sections: list[SectionConfig] = []
-        seen: dict[str, str] = {}
-        for i, item in enumerate(value):
-            key = f"sections[{i}]"
-            if not isinstance(item, dict):
-                raise self.fail(key, "must be a table")
-            item = self.table(item, key, {"slug", "name", "aliases"})
-            name = self.get(item, key, "name", str, check=_check_nonempty).strip()
-            slug = self.get(item, key, "slug", str, section_slug(name), _check_slug)
-            aliases = self.strings(item, key, "aliases")
-            if any(s.slug == slug for s in sections):
-                raise self.fail(f"{key}.slug", f"{slug!r} is used by two sections")
-            for label in (name, slug, *aliases):
-                folded = fold(label)
-                if folded in seen and seen[folded] != slug:
-                    raise self.fail(key, f"{label!r} already names section {seen[folded]!r}")
-                seen[folded] = slug
-            sections.append(SectionConfig(slug=slug, name=name, aliases=aliases))
-        return tuple(sections)
-
-    def outlets(self, raw: Mapping[str, Any]) -> tuple[Outlet, ...]:
-        value = raw.get("outlets", {})
-        if not isinstance(value, dict):
-            raise self.fail("outlets", "must be a table of tables ([outlets.\"name\"])")
-        outlets = []
-        for name, item in value.items():
-            key = f'outlets."{name}"'
-            if not isinstance(item, dict):
-                raise self.fail(key, "must be a table")
-            item = self.table(item, key, {"url", "feed", "aliases"})
-            url = self.get(item, key, "url", str, "", _check_optional_url) or None
-            feed = self.get(item, key, "feed", str, "", _check_optional_url) or None
-            outlets.append(Outlet(name, url, feed, self.strings(item, key, "aliases")))
-        return tuple(outlets)
-
-    def fetch(self, raw: Mapping[str, Any]) -> FetchConfig:
-        known = {"allow_private_networks", "timeout", "max_bytes", "min_every"}
-        t = self.table(raw.get("fetch", {}), "fetch", known)
-        default = FetchConfig()
-        return FetchConfig(
-            allow_private_networks=self.get(t, "fetch", "allow_private_networks", bool,
-                                            default.allow_private_networks),
-            timeout=self.get(t, "fetch", "timeout", float, default.timeout, _check_positive),
-            max_bytes=self.get(t, "fetch", "max_bytes", int, default.max_bytes,
-                               _check_positive),
-            min_every=self.duration(t, "fetch", "min_every", f"{default.min_every}s"),
-        )
-
-    def upstream(
-        self,
-        raw: Mapping[str, Any],
-        sections: tuple[SectionConfig, ...],
-        fetch: FetchConfig,
-    ) -> tuple[UpstreamConfig, ...]:
-        value = raw.get("upstream", [])
-        if not isinstance(value, list):
-            raise self.fail("upstream", "must be an array of tables ([[upstream]])")
-        known = {"name", "outlet", "url", "section", "every", "include", "exclude", "content"}
-        slugs = {s.slug for s in sections}
-        result: list[UpstreamConfig] = []
-        names: set[str] = set()
-        for i, item in enumerate(value):
-            key = f"upstream[{i}]"
-            if not isinstance(item, dict):
-                raise self.fail(key, "must be a table")
-            unknown = sorted(set(item) - known)
-            if unknown:
-                # A typo here silently changes what is republished: refuse it.
-                raise self.fail(f"{key}.{unknown[0]}", "unknown key in [[upstream]]")
-            name = self.get(item, key, "name", str, check=_check_nonempty).strip()
-            if name in names:
-                raise self.fail(f"{key}.name", f"{name!r} is used by two sources")
-            names.add(name)
-            section = self.get(item, key, "section", str, check=_check_nonempty)
-            if section not in slugs:
-                raise self.fail(f"{key}.section", f"{section!r} is not a configured section slug")
-            every = self.duration(item, key, "every", "30m")
-            if every < fetch.min_every:
-                raise self.fail(
-                    f"{key}.every", f"{every}s is below the floor of {fetch.min_every}s"
-                )
-            content = self.get(item, key, "content", str, _default(UpstreamConfig, "content"))
-            if content not in ("summary", "full"):
-                raise self.fail(f"{key}.content", f'must be "summary" or "full", not {content!r}')
-            result.append(
-                UpstreamConfig(
-                    name=name,
-                    outlet=self.get(item, key, "outlet", str, name).strip() or name,
-                    url=self.get(item, key, "url", str, check=_check_http_url),
-                    section=section,
-                    every=every,
-                    include=self.strings(item, key, "include"),
-                    exclude=self.strings(item, key, "exclude"),
-                    content="full" if content == "full" else "summary",
-                )
+        content = r.get(item, key, "content", str, _default(UpstreamConfig, "content"))
+        if content not in ("summary", "full"):
+            raise r.fail(f"{key}.content", f'must be "summary" or "full", not {content!r}')
+        result.append(
+            UpstreamConfig(
+                name=name,
+                outlet=r.get(item, key, "outlet", str, name).strip() or name,
+                url=r.get(item, key, "url", str, check=_check_http_url),
+                section=section,
+                every=every,
+                include=r.strings(item, key, "include"),
+                exclude=r.strings(item, key, "exclude"),
+                content="full" if content == "full" else "summary",
             )
-        return tuple(result)
+        )
+    return tuple(result)
 
 
 # --- value checks: each returns a problem, or None --------------------------------

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Build seeds/ plus ../shared/samples into a scratch folder and judge every feed with
-# ../shared/judge: the W3C validator (errors and warnings) and compare-readers (ten readers).
-# Set JUDGE_HOME to a set-up copy of the harness (default /tmp/judge; see its README).
+# Build seeds/ plus the sample articles (tests/fixtures/samples) and two upstream feeds into a
+# scratch folder, and judge every feed with the judge harness: the W3C validator (errors and
+# warnings) and compare-readers (ten real readers). Set JUDGE_HOME to a set-up copy of the
+# harness (default /tmp/judge). Exits 1 when the build fails, when no feed was built, or when a
+# feed has an error, a warning or a reader disagreement.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 judge=${JUDGE_HOME:-/tmp/judge}
@@ -9,8 +11,7 @@ export JUDGE_HOME=$judge FEEDVALIDATOR_HOME=${FEEDVALIDATOR_HOME:-$judge/feedval
 [ -x "$judge/w3c-validate" ] || { echo "no judge at $judge (copy ../shared/judge there and run its setup.sh)"; exit 2; }
 work=$(mktemp -d)
 mkdir -p "$work/seeds"
-cp "$root"/seeds/*.txt "$work/seeds/"
-[ -d "$root/../shared/samples" ] && cp "$root"/../shared/samples/*.txt "$work/seeds/"
+cp -p "$root"/seeds/*.txt "$root"/tests/fixtures/samples/*.txt "$work/seeds/"
 # Upstream feeds of two outlets (tests/fixtures/upstream), served on loopback and pulled.
 port=$("$root/.venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 "$root/.venv/bin/python" -m http.server "$port" --bind 127.0.0.1 --directory "$root/tests/fixtures/upstream" >/dev/null 2>&1 &
@@ -35,9 +36,12 @@ section = "nasional"
 every = "30m"
 content = "full"
 TOML
-"$root/.venv/bin/feeds" build --pull -c "$work/config/feeds.toml" --seeds "$work/seeds" --output "$work/out" --state "$work/state.sqlite" >/dev/null
+"$root/.venv/bin/feeds" build --pull -c "$work/config/feeds.toml" --seeds "$work/seeds" --output "$work/out" --state "$work/state.sqlite" >/dev/null \
+  || { echo "feeds build failed: nothing to judge"; exit 1; }
+feeds=$(cd "$work/out" && find . -name '*.xml' ! -name '*.opml' | sort)
+[ -n "$feeds" ] || { echo "no feed was built"; exit 1; }
 status=0
-for feed in $(cd "$work/out" && find . -name '*.xml' ! -name '*.opml' | sort); do
+for feed in $feeds; do
   summary=$("$judge/w3c-validate" "$work/out/$feed" 2>&1 >/dev/null | tail -n 1)
   readers=$("$judge/compare-readers" "$work/out/$feed" 2>/dev/null | grep -c '^# \(diff\|missing\)')
   "$judge/compare-readers" "$work/out/$feed" >/dev/null 2>&1 || status=1

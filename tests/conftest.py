@@ -25,6 +25,11 @@ settings.register_profile(
 settings.load_profile("ci" if os.environ.get("CI") else os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-golden", action="store_true",
+                     help="rewrite tests/golden/ from this build (then review its git diff)")
+
+
 @pytest.fixture(scope="session")
 def real_config() -> config.Config:
     cfg, _ = config.load(ROOT / "config" / "feeds.toml")
