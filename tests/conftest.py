@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, settings
 from feeds import config
 from feeds.sources.article import Rules
 
+pytest_plugins = ["tests.services"]
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SHARED = ROOT.parent / "shared"
