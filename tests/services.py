@@ -212,6 +212,10 @@ class PostgresServer:
 
     @classmethod
     def external(cls, url: str) -> PostgresServer:
+        try:
+            import psycopg  # noqa: F401
+        except ImportError as e:
+            unavailable("postgresql", f"psycopg is not installed ({e}); pip install -e '.[dev]'")
         server = cls(url)
         try:
             server.wait_ready(timeout=10.0)
@@ -719,6 +723,7 @@ def s3_bucket(s3_server: MotoServer, aws_env: None) -> Iterator[S3Bucket]:
     try:
         yield _make_bucket(s3_server)
     finally:
+        s3_server.start()  # in case the test stopped it (stoppable_s3_bucket is for that)
         s3_server.reset()
 
 
