@@ -13,6 +13,8 @@ from feeds import config
 from feeds.sources.article import Rules
 from tests.helpers import ROOT, SEED_MTIME
 
+pytest_plugins = ["tests.services"]
+
 # CI runs more examples, derandomized so that a failure reproduces on the next run.
 settings.register_profile(
     "ci", max_examples=400, derandomize=True, deadline=None,
