@@ -11,6 +11,7 @@ import dataclasses
 import re
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
+from xml.sax.saxutils import escape as xml_escape
 
 import feedparser
 import pytest
@@ -121,6 +122,85 @@ def test_upstream_ids_are_the_ones_stored_before(name: str, url: str) -> None:
     assert before
     now = [item.upstream_id for item in parse(name, url).items]
     assert [i for i in now if i in set(before)] == before
+
+
+_GUID_TEXT = st.sampled_from(["https://k.example/a/1", "/berita/1", "berita/2", "../x/./3",
+                              "?p=4", "#5", "//cdn.k.example/6", "77", "tag:k.example,2026:8",
+                              "urn:uuid:1225c695-cfb8-4ebb-aaaa-80da344efa6a", "HTTP://K.example/9?",
+                              "https://k.example/spasi ada", "https:////k.example/10"])
+_LINK_TEXT = st.sampled_from(["https://k.example/l/1", "/l/2", "l/3?utm_source=rss",
+                              "tag:k.example,2026:l", "javascript:void(0)",
+                              "https://bücher.example/ü"])
+
+
+@st.composite
+def rss_entries(draw: st.DrawFn) -> str:
+    parts = []
+    link = draw(st.none() | _LINK_TEXT)
+    if link is not None:
+        parts.append(f"<link>{xml_escape(link)}</link>")
+    guid = draw(st.none() | _GUID_TEXT)
+    if guid is not None:
+        attribute = draw(st.sampled_from(["", ' isPermaLink="false"', ' isPermaLink="true"',
+                                          ' isPermaLink="True"']))
+        parts.insert(draw(st.integers(0, len(parts))),
+                     f"<guid{attribute}>{xml_escape(guid)}</guid>")
+    return f"<item><title>Judul</title>{''.join(parts)}</item>"
+
+
+@given(entries=st.lists(rss_entries(), min_size=1, max_size=6),
+       url=st.sampled_from(["https://k.example/rss", "http://k.example:8080/a/b/feed.xml?x=1",
+                            "https://[::1]:8443/feed", "https://K.Example/Feed/"]),
+       atom_base=st.booleans())
+def test_upstream_ids_follow_the_old_rule_for_any_guid_and_link(
+    entries: list[str], url: str, atom_base: bool
+) -> None:
+    base = ' xml:base="/basis/"' if atom_base else ""
+    data = (f'<?xml version="1.0"?><rss version="2.0"><channel{base}><title>K</title>'
+            f"<description>d</description>{''.join(entries)}</channel></rss>").encode()
+    parsed = feedparser.parse(data, response_headers={"content-location": url},
+                              sanitize_html=False, resolve_relative_uris=False)
+    before = []
+    for entry in parsed.entries:  # the rule the keys were made with, for every entry
+        link = _absolute_before(entry.get("link"), url) if entry.get("link") else None
+        before.append(xml_safe(str(entry.get("id") or link or entry.get("title"))))
+    feed = parse_feed(data, url)
+    assert [i.upstream_id for i in feed.items] == before
+    for found in every_url(feed):
+        assert_valid_http_uri(found)
+        assert "feeds-document-base.invalid" not in found
+
+
+@st.composite
+def atom_entries(draw: st.DrawFn) -> str:
+    parts = ["<title>Judul</title>"]
+    identifier = draw(st.none() | _GUID_TEXT)
+    if identifier is not None:
+        parts.append(f"<id>{xml_escape(identifier)}</id>")
+    for link in draw(st.lists(_LINK_TEXT, max_size=2)):
+        rel = draw(st.sampled_from(["", ' rel="alternate"', ' rel="enclosure"']))
+        parts.insert(draw(st.integers(0, len(parts))),
+                     f'<link{rel} href="{xml_escape(link, {chr(34): "&quot;"})}"/>')
+    base = draw(st.sampled_from(["", ' xml:base="/basis/"', ' xml:base="https://lain.example/"']))
+    return f"<entry{base}>{''.join(parts)}</entry>"
+
+
+@given(entries=st.lists(atom_entries(), min_size=1, max_size=5),
+       url=st.sampled_from(["https://k.example/atom", "http://k.example:8080/a/b/atom.xml?x=1"]))
+def test_atom_upstream_ids_follow_the_old_rule(entries: list[str], url: str) -> None:
+    data = ('<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>K</title>'
+            f"<id>urn:k</id>{''.join(entries)}</feed>").encode()
+    parsed = feedparser.parse(data, response_headers={"content-location": url},
+                              sanitize_html=False, resolve_relative_uris=False)
+    before = []
+    for entry in parsed.entries:
+        link = _absolute_before(entry.get("link"), url) if entry.get("link") else None
+        before.append(xml_safe(str(entry.get("id") or link or entry.get("title"))))
+    feed = parse_feed(data, url)
+    assert [i.upstream_id for i in feed.items] == before
+    for found in every_url(feed):
+        assert_valid_http_uri(found)
+        assert "feeds-document-base.invalid" not in found
 
 
 def test_relative_guids_after_a_link_keep_their_keys() -> None:

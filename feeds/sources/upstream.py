@@ -280,10 +280,11 @@ def _xml_item(entry: Any, guid: str | None, document: _Document, *, atom: bool
         if str(enclosure.get("type", "")).startswith("image/") and enclosure.get("href"):
             image = _url(document.real_url(enclosure["href"]), base)
             break
+    # RSS <enclosure> and Atom rel="enclosure" links, then Media RSS media:content. An Atom
+    # link without a type gets text/html from feedparser: no enclosure is a web page.
     enclosures = _enclosures(
         [(document.real_url(e.get("href")), None if e.get("type") == "text/html" else
           e.get("type"), e.get("length")) for e in entry.get("enclosures", [])]
-        # feedparser gives an Atom enclosure link without a type the type text/html
         + [(m.get("url"), m.get("type"), m.get("filesize")) for m in entry.get("media_content", [])
            if isinstance(m, dict)],
         base,
