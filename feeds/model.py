@@ -233,3 +233,12 @@ class FeedInfo:
     @property
     def home(self) -> str:
         return f"{self.base_url}{self.folder}"
+
+
+@dataclass(frozen=True, slots=True)
+class Enclosure:
+    """A file attached to an upstream item (podcast audio, video, image), as the source gave it."""
+
+    url: str  # absolute http(s), a valid RFC 3986 URI
+    type: str | None  # lower-case media type such as "audio/mpeg"; None when missing or garbage
+    length: int | None  # bytes; None unless a positive integer ("0", "", "-1" are unknown)
