@@ -176,9 +176,9 @@ class UpstreamFeed:
 class Enclosure:
     """A file an entry points to (a podcast episode, a picture): linked, never downloaded."""
 
-    url: str
-    type: str | None = None
-    length: int | None = None
+    url: str  # absolute http(s), a valid RFC 3986 URI
+    type: str | None = None  # lower-case media type such as "audio/mpeg"; None when unknown
+    length: int | None = None  # bytes; None unless known ("0", "", "-1" in feeds are unknown)
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,12 +233,3 @@ class FeedInfo:
     @property
     def home(self) -> str:
         return f"{self.base_url}{self.folder}"
-
-
-@dataclass(frozen=True, slots=True)
-class Enclosure:
-    """A file attached to an upstream item (podcast audio, video, image), as the source gave it."""
-
-    url: str  # absolute http(s), a valid RFC 3986 URI
-    type: str | None  # lower-case media type such as "audio/mpeg"; None when missing or garbage
-    length: int | None  # bytes; None unless a positive integer ("0", "", "-1" are unknown)
