@@ -7,6 +7,7 @@ read with the rules of the real config (config/feeds.toml).
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -16,7 +17,7 @@ from hypothesis import strategies as st
 
 from feeds import config, typos
 from feeds.errors import ArticleError
-from feeds.model import Article, Diagnostic
+from feeds.model import Article, Diagnostic, Section
 from feeds.sources.article import Rules, parse
 
 JAKARTA = ZoneInfo("Asia/Jakarta")
@@ -119,3 +120,82 @@ def test_typos_keep_their_digits_and_need_four_characters(a: str, b: str) -> Non
     if typos.is_typo(a, b):
         assert [c for c in a if c.isdigit()] == [c for c in b if c.isdigit()]
         assert max(len(a), len(b)) >= 4
+
+
+# --- section line ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("line", "suggestion"),
+    [
+        ("Olahrgaa", "'Olahraga'"),
+        ("olahrgaa", "'Olahraga'"),
+        ("Sprots", "'Sports' (section 'Olahraga')"),  # an alias is suggested as written
+        ("Internasionl", "'Internasional' (section 'International')"),
+        ("Dalam Negri", "'Dalam Negeri' (section 'Nasional')"),
+        ("Teknologii", "'Teknologi'"),
+        ("internatonal", "'International'"),  # the slug's typo suggests the name
+    ],
+)
+def test_section_typo_of_a_configured_section_is_an_error_with_did_you_mean(
+    rules: Rules, line: str, suggestion: str
+) -> None:
+    error = error_of(rules, "\n\n" + in_section(line))
+    assert f"line 3: unknown section {line!r}: did you mean {suggestion}?" in error.message
+    assert "add it to [[sections]] in the configuration" in error.message
+
+
+@pytest.mark.parametrize(
+    ("line", "slug"),
+    [("Nasional2", "nasional2"), ("Esports", "esports"), ("Kampung", "kampung"),
+     ("Seni dan Budaya", "seni-dan-budaya"), ("Budaya", "budaya"), ("Esprot", "esprot")],
+)
+def test_section_that_is_no_typo_is_created_with_a_notice(
+    rules: Rules, line: str, slug: str
+) -> None:
+    art, diagnostics = read(rules, in_section(line))
+    assert art.section == Section(slug, line)
+    assert diagnostics == [
+        Diagnostic("notice", "berita.txt", f"unknown section {line!r}: created as {slug!r}")]
+
+
+@pytest.mark.parametrize(
+    ("line", "slug"),
+    [("Nasional!", "nasional"), ("Olah-Raga", "olahraga"), ("KAMPUS.", "kampus"),
+     ("Dalam-Negeri", "nasional"), ("¿Tekno?", "teknologi"), ("Ekonomi dan Bisnis!", "ekonomi")],
+)
+def test_section_matches_after_case_accent_and_punctuation_folding(
+    rules: Rules, line: str, slug: str
+) -> None:
+    art, diagnostics = read(rules, in_section(line))
+    assert art.section.slug == slug
+    assert diagnostics == []
+
+
+def test_live_but_unconfigured_section_counts_as_known_for_typos(rules: Rules) -> None:
+    live = rules.with_live([Section("esport", "Esport")])
+    error = error_of(live, in_section("Esprot"))
+    assert "did you mean 'Esport'?" in error.message
+    art, _ = read(rules, in_section("Esprot"))  # not live: a new section
+    assert art.section.slug == "esprot"
+
+
+def test_live_section_slug_counts_as_known_for_typos(rules: Rules) -> None:
+    live = rules.with_live([Section("seni-budaya", "Seni & Budaya")])
+    assert "did you mean 'Seni & Budaya'?" in error_of(live, in_section("Seni Budya")).message
+
+
+def test_a_live_section_is_no_typo_of_a_configured_one(rules: Rules) -> None:
+    # Published under "Olahrgaa" before the rule existed: it keeps publishing there.
+    live = rules.with_live([Section("olahrgaa", "Olahrgaa")])
+    art, diagnostics = read(live, in_section("Olahrgaa"))
+    assert art.section == Section("olahrgaa", "Olahrgaa")
+    assert [d.level for d in diagnostics] == ["notice"]
+
+
+def test_rules_with_live_sections_stay_frozen_and_picklable(rules: Rules) -> None:
+    live = rules.with_live([Section("esport", "Esport")])
+    assert rules.live_sections == {}
+    assert pickle.loads(pickle.dumps(live)) == live
+    with pytest.raises(AttributeError):
+        live.live_sections = {}  # type: ignore[misc]

@@ -8,8 +8,8 @@ dateline, attribution phrases, language, encodings and line endings.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time
 from typing import Any
 from urllib.parse import urlsplit
@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
-from feeds import lang
+from feeds import lang, typos
 from feeds.config import Config, Outlet, SectionConfig
 from feeds.errors import ArticleError
 from feeds.model import (
@@ -43,6 +43,7 @@ from feeds.text import (
     slugify,
     xml_safe,
 )
+from feeds.typos import fold_name
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _BULLET = re.compile(r"^[-*•–]\s+(?P<text>\S.*)$")
@@ -83,14 +84,22 @@ _FALSE = frozenset({"false", "no", "off", "0", ""})
 
 @dataclass(frozen=True, slots=True)
 class Rules:
-    """What the reader needs of the configuration, prepared once per build."""
+    """What the reader needs of the configuration, prepared once per build.
 
-    sections: Mapping[str, Section]  # folded name/alias/slug → section
+    Picklable (worker processes get a copy). Sections already live in the state count as
+    known for the typo check: the build adds them with `with_live`.
+    """
+
+    sections: Mapping[str, Section]  # fold_name of name/alias/slug → section
     outlets: Mapping[str, Outlet]  # folded name/alias/host → outlet
     outlet_names: tuple[str, ...]  # every name and alias, longest first
     languages: tuple[str, ...]
     default_lang: str
     zone: ZoneInfo
+    # fold_name of a configured name/alias/slug → how to suggest it (a slug shows the name)
+    section_labels: Mapping[str, str] = field(default_factory=dict)
+    # fold_name of a live section's name/slug → (its name, the section); see `with_live`
+    live_sections: Mapping[str, tuple[str, Section]] = field(default_factory=dict)
 
     @classmethod
     def from_config(cls, config: Config) -> Rules:
@@ -107,9 +116,13 @@ class Rules:
         zone: ZoneInfo,
     ) -> Rules:
         section_map: dict[str, Section] = {}
+        labels: dict[str, str] = {}
         for s in sections:
-            for label in (s.name, s.slug, *s.aliases):
-                section_map[fold(label)] = Section(s.slug, s.name)
+            for label, shown in ((s.name, s.name), (s.slug, s.name), *((a, a) for a in s.aliases)):
+                key = fold_name(label)
+                if key:  # the first section to claim a folded label keeps it
+                    section_map.setdefault(key, Section(s.slug, s.name))
+                    labels.setdefault(key, shown)
         outlet_map: dict[str, Outlet] = {}
         for o in outlets:
             for label in (o.name, *o.aliases):
@@ -117,7 +130,16 @@ class Rules:
             if o.url and (host := urlsplit(o.url).hostname):
                 outlet_map.setdefault(_bare_host(host), o)
         names = sorted({n for o in outlets for n in (o.name, *o.aliases)}, key=len, reverse=True)
-        return cls(section_map, outlet_map, tuple(names), languages, default_lang, zone)
+        return cls(section_map, outlet_map, tuple(names), languages, default_lang, zone, labels)
+
+    def with_live(self, sections: Iterable[Section]) -> Rules:
+        """These rules, knowing `sections` (slug, name) as live: the state's sections."""
+        live: dict[str, tuple[str, Section]] = {}
+        for s in sections:
+            for label in (s.name, s.slug):
+                if key := fold_name(label):
+                    live.setdefault(key, (s.name, s))
+        return replace(self, live_sections=live)
 
 
 def parse(path: str, data: bytes, rules: Rules) -> tuple[Article, list[Diagnostic]]:
@@ -134,7 +156,7 @@ def parse(path: str, data: bytes, rules: Rules) -> tuple[Article, list[Diagnosti
         raise ArticleError(path, "no section line and no title line")
     if len(lines) < 2:
         raise ArticleError(path, "no title line (only a section line)")
-    section = _section(path, lines[0], rules, diagnostics)
+    section = _section(path, lines[0], rules, diagnostics, raw_lines, body_start)
     title = lines[1]
     blocks = _blocks(lines[2:])
     attribution, attribution_block = _attribution(fields, blocks, rules)
@@ -306,15 +328,48 @@ def _parse_date(text: str, zone: ZoneInfo, fail: Any) -> datetime:
 # --- section, blocks ---------------------------------------------------------------
 
 
-def _section(path: str, line: str, rules: Rules, diagnostics: list[Diagnostic]) -> Section:
-    known = rules.sections.get(fold(line))
+def _section(
+    path: str,
+    line: str,
+    rules: Rules,
+    diagnostics: list[Diagnostic],
+    raw_lines: list[str],
+    body_start: int,
+) -> Section:
+    """A configured section by name, alias or slug; else a new one, unless a typo."""
+    key = fold_name(line)
+    known = rules.sections.get(key)
     if known is not None:
         return known
+    if key not in rules.live_sections:
+        meant = typos.closest(key, rules.section_labels) or typos.closest(
+            key, rules.live_sections
+        )
+        if meant is not None:
+            number = next(i for i in range(body_start, len(raw_lines)) if raw_lines[i].strip())
+            raise ArticleError(path, _section_typo(line, number + 1, meant, rules))
     section = Section(section_slug(line), line)
     diagnostics.append(
         Diagnostic("notice", path, f"unknown section {line!r}: created as {section.slug!r}")
     )
     return section
+
+
+def _section_typo(line: str, number: int, meant: str, rules: Rules) -> str:
+    if meant in rules.section_labels:
+        label, name = rules.section_labels[meant], rules.sections[meant].name
+    else:
+        label = name = rules.live_sections[meant][0]
+    suggestion = repr(label) if label == name else f"{label!r} (section {name!r})"
+    return (
+        f"line {number}: unknown section {line!r}: did you mean {suggestion}? Correct the "
+        f"section line; or, to create the section {line!r} on purpose, add it to "
+        f"[[sections]] in the configuration (name = {_toml_string(line)})"
+    )
+
+
+def _toml_string(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _blocks(lines: list[str]) -> tuple[Block, ...]:
