@@ -18,7 +18,8 @@ from feeds.errors import ArticleError
 from feeds.output.folder import FolderOutput, target_path
 from feeds.sources.article import Rules, parse
 from feeds.store import open_store
-from feeds.text import fold, slugify
+from feeds.text import slugify
+from feeds.typos import fold_name
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
@@ -269,7 +270,7 @@ def test_names_that_slug_alike_share_one_feed_and_lose_no_entry(
     assert_every_entry_in_its_feeds(project / "output", keys)
     # The merge is not silent: every section created on the fly is named in a notice.
     for i, name in enumerate(names):
-        if fold(name) not in rules.sections:
+        if fold_name(name) not in rules.sections:
             assert any(d.where == f"seeds/alike-{i}.txt" and "created as" in d.message
                        for d in result.diagnostics), name
 

@@ -8,8 +8,8 @@ dateline, attribution phrases, language, encodings and line endings.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time
 from typing import Any
 from urllib.parse import urlsplit
@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
-from feeds import lang
+from feeds import lang, typos
 from feeds.config import Config, Outlet, SectionConfig
 from feeds.errors import ArticleError
 from feeds.model import (
@@ -43,6 +43,7 @@ from feeds.text import (
     slugify,
     xml_safe,
 )
+from feeds.typos import fold_name
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _BULLET = re.compile(r"^[-*•–]\s+(?P<text>\S.*)$")
@@ -74,23 +75,43 @@ _HEADER_ID = re.compile(r"^[A-Za-z0-9._-]+\Z")
 _LANG_TAG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*\Z")
 _HEADER_KEYS = frozenset(
     {"id", "date", "updated", "author", "tags", "summary", "image", "link", "lang", "source",
-     "source_url", "draft"}
+     "source_url"}
 )
+# The ways other tools mark a draft (docs/decisions.md, "Article format": the table).
+_DRAFT_KEYS = ("draft", "published", "status", "hidden", "private")
+_KEY_SYNONYMS = {"tanggal": "date"}
+# An unknown key this close to one of these holds the article: misspelt, it would be ignored
+# and a draft published, or an article published at the wrong time. The spec names the
+# first four; the other draft keys and `tanggal` (the date) fail the same way.
+_GUARDED_KEYS = ("draft", "date", "updated", "published", "status", "hidden", "private",
+                 "tanggal")
+_KNOWN_KEYS = (*sorted(_HEADER_KEYS), *_DRAFT_KEYS, *_KEY_SYNONYMS)
 _YAML_LOADER = getattr(yaml, "CBaseLoader", yaml.BaseLoader)
 _TRUE = frozenset({"true", "yes", "on", "1"})
-_FALSE = frozenset({"false", "no", "off", "0", ""})
+_FALSE = frozenset({"false", "no", "off", "0"})
+_DATE_LIKE = re.compile(r"^\d{4}-\d{2}-\d{2}")
+_QUOTES = "\"'"
+_KEY_LINE = re.compile(r"^(?P<key>\w[^:]*):(?P<value>(?:\s.*)?)$")  # a header line's shape
 
 
 @dataclass(frozen=True, slots=True)
 class Rules:
-    """What the reader needs of the configuration, prepared once per build."""
+    """What the reader needs of the configuration, prepared once per build.
 
-    sections: Mapping[str, Section]  # folded name/alias/slug → section
+    Picklable (worker processes get a copy). Sections already live in the state count as
+    known for the typo check: the build adds them with `with_live`.
+    """
+
+    sections: Mapping[str, Section]  # fold_name of name/alias/slug → section
     outlets: Mapping[str, Outlet]  # folded name/alias/host → outlet
     outlet_names: tuple[str, ...]  # every name and alias, longest first
     languages: tuple[str, ...]
     default_lang: str
     zone: ZoneInfo
+    # fold_name of a configured name/alias/slug → how to suggest it (a slug shows the name)
+    section_labels: Mapping[str, str] = field(default_factory=dict)
+    # fold_name of a live section's name/slug → (its name, the section); see `with_live`
+    live_sections: Mapping[str, tuple[str, Section]] = field(default_factory=dict)
 
     @classmethod
     def from_config(cls, config: Config) -> Rules:
@@ -107,9 +128,13 @@ class Rules:
         zone: ZoneInfo,
     ) -> Rules:
         section_map: dict[str, Section] = {}
+        labels: dict[str, str] = {}
         for s in sections:
-            for label in (s.name, s.slug, *s.aliases):
-                section_map[fold(label)] = Section(s.slug, s.name)
+            for label, shown in ((s.name, s.name), (s.slug, s.name), *((a, a) for a in s.aliases)):
+                key = fold_name(label)
+                if key:  # the first section to claim a folded label keeps it
+                    section_map.setdefault(key, Section(s.slug, s.name))
+                    labels.setdefault(key, shown)
         outlet_map: dict[str, Outlet] = {}
         for o in outlets:
             for label in (o.name, *o.aliases):
@@ -117,7 +142,16 @@ class Rules:
             if o.url and (host := urlsplit(o.url).hostname):
                 outlet_map.setdefault(_bare_host(host), o)
         names = sorted({n for o in outlets for n in (o.name, *o.aliases)}, key=len, reverse=True)
-        return cls(section_map, outlet_map, tuple(names), languages, default_lang, zone)
+        return cls(section_map, outlet_map, tuple(names), languages, default_lang, zone, labels)
+
+    def with_live(self, sections: Iterable[Section]) -> Rules:
+        """These rules, knowing `sections` (slug, name) as live: the state's sections."""
+        live: dict[str, tuple[str, Section]] = {}
+        for s in sections:
+            for label in (s.name, s.slug):
+                if key := fold_name(label):
+                    live.setdefault(key, (s.name, s))
+        return replace(self, live_sections=live)
 
 
 def parse(path: str, data: bytes, rules: Rules) -> tuple[Article, list[Diagnostic]]:
@@ -125,8 +159,10 @@ def parse(path: str, data: bytes, rules: Rules) -> tuple[Article, list[Diagnosti
     diagnostics: list[Diagnostic] = []
     text = _decode(path, data, diagnostics)
     raw_lines = _LINE_BREAK.split(text)
-    header, body_start = _split_header(path, raw_lines)
-    fields = _read_header(path, header, rules, diagnostics) if header is not None else {}
+    header, header_line, body_start = _split_header(path, raw_lines)
+    fields = (
+        _read_header(path, header, header_line, rules, diagnostics) if header is not None else {}
+    )
     # Runs of spaces inside a line mean nothing either (as in HTML): one space each.
     lines = [collapse_spaces(line) for line in raw_lines[body_start:]]
     lines = [line for line in lines if line]
@@ -134,7 +170,7 @@ def parse(path: str, data: bytes, rules: Rules) -> tuple[Article, list[Diagnosti
         raise ArticleError(path, "no section line and no title line")
     if len(lines) < 2:
         raise ArticleError(path, "no title line (only a section line)")
-    section = _section(path, lines[0], rules, diagnostics)
+    section = _section(path, lines[0], rules, diagnostics, raw_lines, body_start)
     title = lines[1]
     blocks = _blocks(lines[2:])
     attribution, attribution_block = _attribution(fields, blocks, rules)
@@ -196,49 +232,130 @@ def _decode(path: str, data: bytes, diagnostics: list[Diagnostic]) -> str:
     return clean
 
 
-def _split_header(path: str, lines: list[str]) -> tuple[str | None, int]:
-    """The YAML between the first two `---` lines, and where the body starts."""
+def _split_header(path: str, lines: list[str]) -> tuple[str | None, int, int]:
+    """The YAML between the first two `---` lines, the file's line number of its first line
+    (1-based: blank lines before the header count, a byte-order mark does not), and the
+    index of the line where the body starts."""
     first = next((i for i, line in enumerate(lines) if line.strip()), None)
     if first is None or lines[first].strip() != "---":
-        return None, 0
+        return None, 0, 0
     for end in range(first + 1, len(lines)):
         if lines[end].strip() == "---":
-            return "\n".join(lines[first + 1 : end]), end + 1
-    raise ArticleError(path, f"malformed header: the '---' on line {first + 1} is never closed")
+            return "\n".join(lines[first + 1 : end]), first + 2, end + 1
+    raise ArticleError(
+        path,
+        f"malformed header: the '---' on line {first + 1} is never closed: "
+        "end the header with a line of exactly '---' before the section line",
+    )
 
 
 # --- the header ------------------------------------------------------------------
 
 
 def _read_header(
-    path: str, header: str, rules: Rules, diagnostics: list[Diagnostic]
+    path: str, header: str, first_line: int, rules: Rules, diagnostics: list[Diagnostic]
 ) -> dict[str, Any]:
-    try:
-        # BaseLoader: every scalar stays text (`id: 2026-01-14`, `lang: no`), no tags run;
-        # libyaml's C version when PyYAML has it (10× faster at archive scale).
-        raw = yaml.load(header, Loader=_YAML_LOADER)  # noqa: S506
-    except yaml.YAMLError as exc:
-        problem = str(exc).replace("\n", " ")
-        raise ArticleError(path, f"malformed header: {problem}") from None
-    if raw is None:
-        return {}
-    if not isinstance(raw, dict):
-        raise ArticleError(path, "malformed header: expected 'key: value' lines")
+    """The header's fields by their canonical key; `first_line` is the file's line of the
+    header's first line, so that every message names the file's own line."""
     fields: dict[str, Any] = {}
-    for key, value in raw.items():
-        if key not in _HEADER_KEYS:
-            diagnostics.append(Diagnostic("warning", path, f"unknown header key {key!r} (ignored)"))
-            continue
-        fields[key] = _header_value(path, key, value, rules)
+    seen: dict[str, tuple[str, int]] = {}  # canonical key → (as written, line)
+    votes: list[tuple[str, int, bool]] = []  # ("key: value" as written, line, is a draft)
+    for written, value, line in _header_entries(path, header, first_line):
+        key = written.strip().casefold()
+        key = _KEY_SYNONYMS.get(key, key)
+        if key in seen:
+            raise ArticleError(path, _given_twice(key, *seen[key], written, line))
+        seen[key] = (written, line)
+
+        def fail(problem: str, written: str = written, line: int = line) -> ArticleError:
+            return ArticleError(path, f"header line {line}: {written}: {problem}")
+
+        if key in _DRAFT_KEYS:
+            draft = _draft_vote(key, written, value, fail)
+            if draft is not None:
+                votes.append((f"{written}: {_text(value, fail).strip()}", line, draft))
+        elif key in _HEADER_KEYS:
+            fields[key] = _header_value(key, value, rules, fail)
+        else:
+            _unknown_key(path, written, line, diagnostics)
+    if votes:
+        said, line, draft = votes[0]
+        for other, other_line, other_draft in votes[1:]:
+            if other_draft != draft:
+                raise ArticleError(
+                    path,
+                    f"header lines {line} and {other_line}: {said!r} and {other!r} disagree "
+                    "on whether the article is a draft: keep one of them",
+                )
+        fields["draft"] = draft
     if fields.get("source_url") and not fields.get("source"):
-        raise ArticleError(path, "header: source_url is given without source")
+        raise ArticleError(
+            path,
+            f"header line {seen['source_url'][1]}: source_url is given without source: "
+            "add source: with the outlet's name (it is what subscribers read)",
+        )
     return {k: v for k, v in fields.items() if v is not None}
 
 
-def _header_value(path: str, key: str, value: object, rules: Rules) -> object:
-    def fail(problem: str) -> ArticleError:
-        return ArticleError(path, f"header: {key}: {problem}")
+def _given_twice(key: str, first: str, first_line: int, second: str, second_line: int) -> str:
+    where = f"header lines {first_line} and {second_line}"
+    if first.strip().casefold() != second.strip().casefold():  # tanggal and date
+        return (
+            f"{where}: {first!r} and {second!r} both give the {key} "
+            f"('tanggal' is read as 'date'): keep one of them"
+        )
+    if first != second:
+        return f"{where}: {first!r} and {second!r} are the same key (keys ignore case): keep one"
+    return f"{where}: {first!r} is given twice: keep one of them"
 
+
+def _unknown_key(path: str, written: str, line: int, diagnostics: list[Diagnostic]) -> None:
+    """A key that looks like a typo of a guarded key holds the article; others warn."""
+    folded = fold_name(written)
+    guarded = typos.closest(folded, _GUARDED_KEYS)
+    if guarded is not None:
+        raise ArticleError(
+            path,
+            f"header line {line}: unknown key {written!r}: did you mean {guarded!r}? "
+            f"Correct the key (the article is held until then: a misspelt {guarded!r} "
+            "would be ignored)",
+        )
+    near = typos.closest(folded, _KNOWN_KEYS)
+    hint = f": did you mean {near!r}?" if near is not None else ""
+    diagnostics.append(
+        Diagnostic("warning", path, f"unknown header key {written!r} (ignored){hint}")
+    )
+
+
+def _draft_vote(key: str, written: str, value: object, fail: Any) -> bool | None:
+    """What one of the draft keys says: True a draft, False published, None nothing (empty).
+
+    Anything unclear is an error that holds the article, never a silent publish."""
+    text = _text(value, fail).strip()
+    word = text.lower()
+    if not word:
+        return None
+    if key == "status":
+        if word == "draft":
+            return True
+        if word in ("published", "publish"):
+            return False
+        raise fail(
+            f"{text!r} is neither draft nor published: write {written}: draft to keep the "
+            f"article out of the feeds, or {written}: published to publish it"
+        )
+    if word in _TRUE or word in _FALSE:
+        flag = word in _TRUE
+        return not flag if key == "published" else flag
+    if key == "published" and _DATE_LIKE.match(text):
+        raise fail(
+            f"{text!r} is a date, not true or false: write the publication time as "
+            f"date: {text} (and {written}: false only to keep the article a draft)"
+        )
+    raise fail(f"{text!r} is not true or false: write {written}: true or {written}: false")
+
+
+def _header_value(key: str, value: object, rules: Rules, fail: Any) -> object:
     if key in ("author", "tags"):
         # A plain author is one name ("Dr. Budi Santoso, M.Si."); plain tags may be "a, b".
         if isinstance(value, list):
@@ -269,13 +386,162 @@ def _header_value(path: str, key: str, value: object, rules: Rules) -> object:
         if not _LANG_TAG.match(text):
             raise fail(f"{text!r} is not a BCP 47 language tag")
         return text
-    if key == "draft":
-        if text.lower() in _TRUE:
-            return True
-        if text.lower() in _FALSE:
-            return False
-        raise fail(f"must be true or false, not {text!r}")
     return text or None  # summary, source
+
+
+# --- the header's YAML -------------------------------------------------------------
+
+
+def _header_entries(path: str, header: str, first_line: int) -> list[tuple[str, object, int]]:
+    """(key as written, value, file line) of each top-level `key: value`, in file order.
+
+    The composed node tree is walked here rather than loaded as a dict: a dict would keep
+    the last of two equal keys silently, and case-insensitive keys and `tanggal`/`date` are
+    duplicates only after their names are folded, which the caller does. Composing still
+    runs in libyaml when PyYAML has it.
+    """
+    loader = _YAML_LOADER(header)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return []
+        if not isinstance(node, yaml.MappingNode):
+            problem = _not_a_mapping(header, first_line, node)
+            raise ArticleError(path, f"malformed header: {problem}")
+        entries: list[tuple[str, object, int]] = []
+        for key_node, value_node in node.value:
+            line = first_line + header.count("\n", 0, key_node.start_mark.index)
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise ArticleError(
+                    path,
+                    f"malformed header: line {line}: a key must be a plain word "
+                    "(a list goes after the key: tags: [a, b])",
+                )
+            value = loader.construct_object(value_node, deep=True)
+            entries.append((key_node.value, value, line))
+        return entries
+    except yaml.MarkedYAMLError as exc:
+        problem = _yaml_problem(header, first_line, exc)
+        raise ArticleError(path, f"malformed header: {problem}") from None
+    except yaml.YAMLError as exc:
+        raise ArticleError(path, f"malformed header: {' '.join(str(exc).split())}") from None
+    finally:
+        loader.dispose()
+
+
+def _not_a_mapping(header: str, first_line: int, node: yaml.Node) -> str:
+    k = header.count("\n", 0, node.start_mark.index)
+    text = header.split("\n")[k].strip()
+    line = first_line + k
+    if isinstance(node, yaml.SequenceNode):
+        return (f"line {line}: a list where 'key: value' lines belong: put it after its key, "
+                "e.g. tags: [a, b]")
+    return _not_key_value(line, text)
+
+
+def _not_key_value(line: int, text: str) -> str:
+    key, colon, value = text.partition(":")
+    if colon and value and not value[0].isspace() and re.fullmatch(r"\w[\w-]*", key):
+        return (f"line {line}: {text!r} is not a 'key: value' line: put a space after the "
+                f"colon, e.g. {key.strip()}: {value.strip()}")
+    return (f"line {line}: {text!r} is not a 'key: value' line: write it as key: value, "
+            "or move it below the closing '---'")
+
+
+def _yaml_problem(header: str, first_line: int, exc: yaml.MarkedYAMLError) -> str:
+    """PyYAML's (or libyaml's) complaint in the editor's words, at the file's own line."""
+    lines = header.split("\n")
+    context, problem = exc.context or "", exc.problem or ""
+    mark = exc.problem_mark or exc.context_mark
+    if mark is None:  # never raised without one; kept for the type checker
+        return f"{problem or context} (YAML)"
+
+    def line_of(index: int) -> int:
+        return min(header.count("\n", 0, index), len(lines) - 1)
+
+    k = line_of(mark.index)
+    line, text = first_line + k, lines[k]
+    column = mark.index - (header.rfind("\n", 0, mark.index) + 1)
+    opened = exc.context_mark
+    o = line_of(opened.index) if opened else k
+    key_line = _KEY_LINE.match(text)
+    in_value = key_line is not None and column >= key_line.end("key")
+    raw_value = key_line["value"].strip() if key_line else ""
+    value = raw_value
+    if len(value) > 1 and value[0] == value[-1] and value[0] in _QUOTES:
+        value = value[1:-1]
+    example = f", e.g. {key_line['key'].strip()}: {_quoted(value)}" if key_line else ""
+    char = header[mark.index] if mark.index < len(header) else ""
+
+    if "tab" in problem or char == "\t":
+        return (f"line {line}: a tab character: header lines start at the margin and use "
+                "spaces, never tabs (replace the tab with a space)")
+    if opened and context.startswith("while parsing a flow"):
+        opener_at = max(header.rfind("[", 0, mark.index), header.rfind("{", 0, mark.index))
+        if opener_at >= 0 and "flow node" in context:  # nothing after the '[' or '{'
+            opened_line, opener = first_line + line_of(opener_at), header[opener_at]
+        else:
+            opened_line, opener = first_line + o, header[opened.index : opened.index + 1]
+        if opener in ("[", "{"):
+            closer = "]" if opener == "[" else "}"
+            kind = "the list opened with '['" if opener == "[" else "the value opened with '{'"
+            if closer not in header[opened.index :].split("\n", 1)[0]:
+                return (f"line {opened_line}: {kind} is never closed: end it with {closer!r} "
+                        f"on the same line, or quote the value if the {opener!r} is text")
+            return (f"line {line}: {kind} on line {opened_line} holds something YAML cannot "
+                    f"read: quote its items, e.g. tags: [\"a\", \"b\"]")
+    if opened and "quoted scalar" in context:
+        quote = header[opened.index]
+        if "end of stream" in problem:
+            return (f"line {first_line + o}: the quote opened with {quote!r} is never closed: "
+                    f"end the value with {quote!r} on the same line")
+        if "escape" in problem:
+            return (f"line {line}: {problem} in a double-quoted value: write a backslash as "
+                    f"'\\\\', or use single quotes{example}")
+    if "mapping values are not allowed" in problem:
+        if text[:1].isspace():
+            return _indented(line)
+        if in_value:
+            return f"line {line}: a value containing ': ' must be quoted{example}"
+        return _not_key_value(line, text.strip())
+    if context.startswith("while scanning a simple key") and opened:
+        return _not_key_value(first_line + o, lines[o].strip())
+    if context.startswith("while parsing a block mapping"):
+        if text[:1].isspace():
+            return _indented(line)
+        if text.lstrip().startswith("-"):
+            return (f"line {line}: a list item needs its key on the line above with nothing "
+                    "after the colon (tags:), or write the list as tags: [a, b]")
+        if in_value and raw_value[:1] in ('"', "'", "[", "{"):
+            closing = {"[": "']'", "{": "'}'"}.get(raw_value[0], "quote")
+            return (f"line {line}: text follows the closing {closing}: quote the whole "
+                    f"value{example}")
+        return _not_key_value(line, text.strip())
+    if in_value and (
+        "cannot start any token" in problem
+        or "undefined alias" in problem
+        or "not allowed in this context" in problem
+        or context.startswith(("while scanning an alias", "while scanning an anchor"))
+    ):
+        shown = raw_value[:1] or char
+        return f"line {line}: a value cannot start with {shown!r}: quote it{example}"
+    if not in_value and not text[:1].isspace() and not key_line:
+        return _not_key_value(line, text.strip())
+    return (f"line {line}: {problem or context} (YAML): check that line; a value holding "
+            f"punctuation can be quoted{example}")
+
+
+def _indented(line: int) -> str:
+    return (f"line {line}: this line is indented: a header line starts at the margin with "
+            "key: value (remove the leading spaces; only '- item' lines of a list under "
+            "its key are indented)")
+
+
+def _quoted(value: str) -> str:
+    """`value` as a YAML quoted scalar the writer can paste."""
+    if '"' not in value and "\\" not in value:
+        return f'"{value}"'
+    return "'" + value.replace("'", "''") + "'"
 
 
 def _text(value: object, fail: Any) -> str:
@@ -306,15 +572,48 @@ def _parse_date(text: str, zone: ZoneInfo, fail: Any) -> datetime:
 # --- section, blocks ---------------------------------------------------------------
 
 
-def _section(path: str, line: str, rules: Rules, diagnostics: list[Diagnostic]) -> Section:
-    known = rules.sections.get(fold(line))
+def _section(
+    path: str,
+    line: str,
+    rules: Rules,
+    diagnostics: list[Diagnostic],
+    raw_lines: list[str],
+    body_start: int,
+) -> Section:
+    """A configured section by name, alias or slug; else a new one, unless a typo."""
+    key = fold_name(line)
+    known = rules.sections.get(key)
     if known is not None:
         return known
+    if key not in rules.live_sections:
+        meant = typos.closest(key, rules.section_labels) or typos.closest(
+            key, rules.live_sections
+        )
+        if meant is not None:
+            number = next(i for i in range(body_start, len(raw_lines)) if raw_lines[i].strip())
+            raise ArticleError(path, _section_typo(line, number + 1, meant, rules))
     section = Section(section_slug(line), line)
     diagnostics.append(
         Diagnostic("notice", path, f"unknown section {line!r}: created as {section.slug!r}")
     )
     return section
+
+
+def _section_typo(line: str, number: int, meant: str, rules: Rules) -> str:
+    if meant in rules.section_labels:
+        label, name = rules.section_labels[meant], rules.sections[meant].name
+    else:
+        label = name = rules.live_sections[meant][0]
+    suggestion = repr(label) if label == name else f"{label!r} (section {name!r})"
+    return (
+        f"line {number}: unknown section {line!r}: did you mean {suggestion}? Correct the "
+        f"section line; or, to create the section {line!r} on purpose, add it to "
+        f"[[sections]] in the configuration (name = {_toml_string(line)})"
+    )
+
+
+def _toml_string(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _blocks(lines: list[str]) -> tuple[Block, ...]:
