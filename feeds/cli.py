@@ -19,11 +19,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from feeds import __version__, config, publish
-from feeds.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, FeedsError, StoreError
+from feeds.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CorruptState, FeedsError, SafetyStop
 from feeds.lock import writer_lock
 from feeds.model import Diagnostic, FeedFormat, FeedKey
 from feeds.output import open_output
-from feeds.store import Store, open_store
+from feeds.sources.seeds import check_folder
+from feeds.store import Store, open_store, schema_version
 
 if TYPE_CHECKING:  # httpx, and feedparser with `pull`, load only for commands that fetch:
     import httpx  # importing them costs ~0.3 s, a fifth of a no-op build at 100,000 articles
@@ -41,7 +42,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         _say(Diagnostic("error", SOURCE_DATE_EPOCH, problem))
         return EXIT_USAGE
     handler = {"build": _build, "check": _check, "export": _export, "pull": _pull,
-               "sources": _sources, "run": _run, "serve": _serve}[args.command]
+               "sources": _sources, "run": _run, "serve": _serve,
+               "migrate": _migrate}[args.command]
     try:
         cfg, notes = config.load(
             Path(args.config), seeds=_path(args.seeds), output=_path(args.output),
@@ -74,6 +76,8 @@ def _parser() -> argparse.ArgumentParser:
                        help="first pull the upstream sources that are due")
     build.add_argument("--full", action="store_true",
                        help="re-read every article and re-render every file (writes only changes)")
+    build.add_argument("--allow-unpublish", action="store_true",
+                       help="let this build unpublish more than [safety] max_unpublish allows")
     commands.add_parser("check", parents=[common],
                         help="parse the config and every article, print diagnostics, write nothing")
     export = commands.add_parser("export", parents=[common],
@@ -87,6 +91,8 @@ def _parser() -> argparse.ArgumentParser:
     pull.add_argument("--source", action="append", metavar="NAME", help="this source (repeatable)")
     commands.add_parser("sources", parents=[common],
                         help="print each upstream source's health as a table")
+    commands.add_parser("migrate", parents=[common],
+                        help="create the state, or bring its schema up to date, and nothing else")
     run = commands.add_parser("run", parents=[common],
                               help="daemon: rebuild and pull on their schedules")
     run.add_argument("--bind", metavar="HOST:PORT", help="also serve output/ over HTTP")
@@ -121,18 +127,19 @@ def _clock_error() -> str | None:
 
 
 def _open_store(cfg: config.Config, *, create: bool) -> Store:
-    """The state. Read-only commands use a throwaway one when none exists yet; writers
-    rebuild a missing one from seeds/ and move a corrupt one aside (never overwrite it)."""
+    """The state. Read-only commands use a throwaway one when none exists yet, and never
+    migrate; writers make a missing one, migrate an old one, and move aside one that is not a
+    database (never one that is only busy or newer: that is exit 3 or 5)."""
     path = cfg.paths.state
     if not path.exists():
         if not create:
             return open_store(Path(":memory:"))
         _say(Diagnostic("notice", str(path), "no state yet: built from seeds/ (entry ids from "
                         "file names; publication times from header dates, else file times)"))
-        return open_store(path)
+        return open_store(path, migrate=True, wait=cfg.lock_wait)
     try:
-        return open_store(path)
-    except StoreError as exc:
+        return open_store(path, migrate=create, wait=cfg.lock_wait)
+    except CorruptState as exc:
         if not create:
             raise
         from feeds.store.sqlite import move_aside
@@ -141,7 +148,7 @@ def _open_store(cfg: config.Config, *, create: bool) -> Store:
         _say(Diagnostic("warning", str(path), f"{exc.message}; moved aside to {aside.name} and "
                         "rebuilt from seeds/ (publication times from header dates, else file "
                         "times; upstream entries return with the next pull)"))
-        return open_store(path)
+        return open_store(path, migrate=True, wait=cfg.lock_wait)
 
 
 def _client(cfg: config.Config) -> httpx.Client:
@@ -197,6 +204,7 @@ def _sources(cfg: config.Config, args: argparse.Namespace) -> int:
 
 def _build(cfg: config.Config, args: argparse.Namespace) -> int:
     failed = 0
+    check_folder(cfg.paths.seeds)  # before the state is made: nothing is written at all
     with writer_lock(cfg.paths.state, wait=cfg.lock_wait):
         store = _open_store(cfg, create=True)
         try:
@@ -204,8 +212,15 @@ def _build(cfg: config.Config, args: argparse.Namespace) -> int:
                 failed = _run_pull(cfg, store, None, force=False)
             output = open_output(cfg.paths.output)
             progress = _progress if sys.stderr.isatty() else None
-            result = publish.build(cfg, store, _now(), output=output, full=args.full,
-                                   progress=progress)
+            try:
+                result = publish.build(cfg, store, _now(), output=output, full=args.full,
+                                       progress=progress, allow_unpublish=args.allow_unpublish)
+            except SafetyStop as stop:
+                if not args.pull:
+                    raise
+                raise SafetyStop(stop.where, f"{stop.message}. The entries pulled are stored "
+                                 "and will be published by the next build that goes through"
+                                 ) from stop
         finally:
             store.close()
     if progress is not None and result.articles_read >= 500:
@@ -248,7 +263,25 @@ def _serve(cfg: config.Config, args: argparse.Namespace) -> int:
     return daemon.serve(cfg, args.bind or cfg.serve_bind)
 
 
+def _migrate(cfg: config.Config, args: argparse.Namespace) -> int:
+    """For deploy scripts: what `build`, `pull` and `run` do first, on its own."""
+    path = cfg.paths.state
+    before = schema_version(path) if path.exists() else None
+    store = open_store(path, migrate=True, wait=cfg.lock_wait)
+    store.close()
+    after = schema_version(path)
+    if before is None:
+        print(f"{path}: new state, schema version {after}")
+    elif before == after:
+        print(f"{path}: schema version {after}, up to date")
+    else:
+        print(f"{path}: migrated from schema version {before} to {after} "
+              f"(the version-{before} state is kept as {path.name}.v{before})")
+    return EXIT_OK
+
+
 def _check(cfg: config.Config, args: argparse.Namespace) -> int:
+    check_folder(cfg.paths.seeds)
     store = _open_store(cfg, create=False)
     try:
         result = publish.build(cfg, store, _now(), output=None, reread=True)
@@ -262,6 +295,7 @@ def _check(cfg: config.Config, args: argparse.Namespace) -> int:
 
 def _export(cfg: config.Config, args: argparse.Namespace) -> int:
     fmt: FeedFormat = args.format
+    check_folder(cfg.paths.seeds)
     store = _open_store(cfg, create=False)
     try:
         data, diagnostics = publish.export(cfg, store, _now(), FeedKey.from_path(args.feed), fmt)

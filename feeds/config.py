@@ -21,6 +21,7 @@ _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 _LANG_TAG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*\Z")
 _ID_PREFIX = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:\S+\Z")
 _SLUG = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*\Z")
+_LIMIT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(%?)\s*\Z")
 MIN_POLL_SECONDS = 300
 
 
@@ -87,6 +88,22 @@ class FetchConfig:
     min_every: int = MIN_POLL_SECONDS
 
 
+@dataclass(frozen=True, slots=True)
+class Safety:
+    """`[safety]`: how much of the site one build may unpublish before it stops (exit 4)."""
+
+    max_unpublish: str = "20%"  # a share ("20%"; "100%" turns the guard off) or a count ("50")
+    always_allowed: int = 10  # a build that unpublishes this many or fewer never stops
+
+    def stops(self, going: int, before: int) -> bool:
+        """Whether unpublishing `going` of the `before` published articles is too much."""
+        if going <= self.always_allowed:
+            return False
+        if self.max_unpublish.endswith("%"):
+            return going * 100 > float(self.max_unpublish[:-1]) * max(before, 1)
+        return going > int(self.max_unpublish)
+
+
 def _default(cls: type, name: str) -> Any:
     """A field's default, so that each default is written once: on its dataclass."""
     for item in fields(cls):
@@ -105,6 +122,7 @@ class Config:
     outlets: tuple[Outlet, ...]
     upstream: tuple[UpstreamConfig, ...]
     fetch: FetchConfig
+    safety: Safety
     rebuild_every: int
     lock_wait: int
     serve_bind: str
@@ -217,8 +235,8 @@ def _config(
     output: Path | None,
     state: Path | None,
 ) -> Config:
-    known = {"site", "paths", "sections", "outlets", "upstream", "fetch", "schedule", "serve",
-             "websub"}
+    known = {"site", "paths", "sections", "outlets", "upstream", "fetch", "safety", "schedule",
+             "serve", "websub"}
     for name in sorted(set(raw) - known):
         r.diagnostics.append(
             Diagnostic("warning", r.where, f"unknown key {name} (ignored)")
@@ -242,11 +260,26 @@ def _config(
         outlets=outlets,
         upstream=upstream,
         fetch=fetch,
+        safety=_safety(r, raw),
         rebuild_every=r.duration(schedule, "schedule", "rebuild_every", "5m"),
         lock_wait=r.duration(schedule, "schedule", "lock_wait", "60s"),
         serve_bind=r.get(serve, "serve", "bind", str, "127.0.0.1:8080", _check_bind),
         websub_hub=r.get(websub, "websub", "hub", str, "", _check_optional_url),
     )
+
+def _safety(r: _Reader, raw: Mapping[str, Any]) -> Safety:
+    t = r.table(raw.get("safety", {}), "safety", {"max_unpublish"})
+    value = t.get("max_unpublish", _default(Safety, "max_unpublish"))
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return Safety(str(value))
+    if isinstance(value, str) and (match := _LIMIT.match(value)):
+        number, percent = match.groups()
+        if (percent and float(number) <= 100) or (not percent and number.isdigit()):
+            return Safety(f"{number}{percent}")
+    raise r.fail("safety.max_unpublish",
+                 f'must be a share such as "20%" (at most "100%") or a count such as 50, '
+                 f"not {value!r}")
+
 
 def _site(
     r: _Reader, raw: Mapping[str, Any]) -> Site:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from feeds import health, publish, pull
 from feeds.codec import from_epoch
 from feeds.config import Config
-from feeds.errors import FeedsError, LockHeld
+from feeds.errors import FeedsError, LockHeld, SafetyStop, StoreError
 from feeds.lock import writer_lock
 from feeds.model import Diagnostic
 from feeds.output import open_output
@@ -55,15 +55,28 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-def served(config: Config) -> Served:
-    """What `feeds serve` and `feeds run --bind` serve, with /healthz read from the state."""
+def served(config: Config, problems: health.Problems | None = None) -> Served:
+    """What `feeds serve` and `feeds run --bind` serve. /healthz reads the state, plus the
+    daemon's own problems when it runs one (`problems`)."""
 
     def report(moment: datetime) -> dict[str, Any]:
+        found = [] if problems is None else problems.current()
         if not config.paths.state.exists():
-            return health.report(None, rebuild_every=config.rebuild_every, now=moment)
-        store = open_store(config.paths.state)
+            return health.report(None, rebuild_every=config.rebuild_every, now=moment,
+                                 problems=found)
         try:
-            return health.report(store, rebuild_every=config.rebuild_every, now=moment)
+            store = open_store(config.paths.state, wait=1)
+        except StoreError as exc:
+            found.append(health.Problem("state", f"{exc.where}: {exc.message}", moment))
+            return health.report(None, rebuild_every=config.rebuild_every, now=moment,
+                                 problems=found)
+        try:
+            return health.report(store, rebuild_every=config.rebuild_every, now=moment,
+                                 problems=found)
+        except StoreError as exc:
+            found.append(health.Problem("state", f"{exc.where}: {exc.message}", moment))
+            return health.report(None, rebuild_every=config.rebuild_every, now=moment,
+                                 problems=found)
         finally:
             store.close()
 
@@ -81,6 +94,7 @@ class Jobs:
         self.client = client
         self.hub_client = hub_client
         self.reported: set[Diagnostic] = set()
+        self.problems = health.Problems()  # what /healthz reports, kept in memory
 
     def _log(self, diagnostics: list[Diagnostic]) -> None:
         """Each diagnostic once per daemon life: a broken file is not re-logged every rebuild."""
@@ -94,7 +108,7 @@ class Jobs:
         config = self.config
         try:
             with writer_lock(config.paths.state, wait=config.lock_wait):
-                store = open_store(config.paths.state)
+                store = open_store(config.paths.state, migrate=True, wait=config.lock_wait)
                 try:
                     result = publish.build(config, store, now(),
                                            output=open_output(config.paths.output))
@@ -103,6 +117,17 @@ class Jobs:
         except LockHeld as exc:
             log.warning("rebuild skipped: %s", exc.message)
             return None
+        except FeedsError as exc:  # the last good output stays; each attempt says why
+            kind: health.Kind = ("safety" if isinstance(exc, SafetyStop)
+                                 else "state" if isinstance(exc, StoreError) else "build")
+            self.problems.report(kind, f"{exc.where}: {exc.message}", now())
+            log.error("rebuild failed, the published feeds stay as they were: %s: %s",
+                      exc.where, exc.message)
+            return None
+        except Exception as exc:
+            self.problems.report("build", f"{type(exc).__name__}: {exc}", now())
+            raise
+        self.problems.clear("build", "state", "safety")
         self._log(result.diagnostics)
         feeds = publish.changed_feed_urls(config, result.changed)
         log.info("rebuild: %d file(s) changed, %d feed(s): %s", len(result.changed), len(feeds),
@@ -116,7 +141,7 @@ class Jobs:
     def pull(self, name: str) -> tuple[datetime | None, bool]:
         config = self.config
         with writer_lock(config.paths.state, wait=config.lock_wait):
-            store = open_store(config.paths.state)
+            store = open_store(config.paths.state, migrate=True, wait=config.lock_wait)
             try:
                 result = pull.pull(config, store, self.client, now(), names=(name,))
                 with store.snapshot():
@@ -131,7 +156,7 @@ class Jobs:
         return from_epoch(state.next_due), result.new_entries > 0
 
     def sources(self) -> list[tuple[str, datetime | None]]:
-        store = open_store(self.config.paths.state)
+        store = open_store(self.config.paths.state, migrate=True, wait=self.config.lock_wait)
         try:
             found = []
             with store.snapshot():
@@ -178,7 +203,7 @@ def run(config: Config, client: httpx.Client, bind: str | None) -> int:
     )
     watcher = SeedWatcher(config.paths.seeds,
                           lambda path: daemon.rebuild_soon(f"change in {path}"))
-    server = Server(make_app(served(config)), bind) if bind else None
+    server = Server(make_app(served(config, jobs.problems)), bind) if bind else None
     try:
         daemon.start()
         watcher.start()

@@ -5,10 +5,14 @@
     ├── UpstreamError    one upstream source failed this time         1  (the rest publishes)
     ├── UsageError       bad usage or configuration, nothing written  2
     │   ├── ConfigError  a config key has a wrong type or value
+    │   ├── SeedsUnreadable  the seeds folder is missing, not a folder, or unreadable
     │   └── UnknownFeed  `feeds export --feed` names no feed
     ├── LockHeld         another writer holds the lock                3  (nothing written)
+    │   └── StateBusy    another process holds the state locked
+    ├── SafetyStop       the build would unpublish too much           4  (nothing written)
     └── ResourceError    the state or the output cannot be used       5  (nothing written)
         ├── StoreError   the state database: unreadable, unwritable, from a newer version
+        │   └── CorruptState  not a database, or malformed: the one a writer may move aside
         └── OutputError  the output: disk full, read-only, a file where a folder must be
 
 Each class carries its exit status (`exit_status`), so the CLI maps an
@@ -27,6 +31,7 @@ EXIT_OK = 0
 EXIT_FAILED = 1  # some articles or sources failed; the rest was published
 EXIT_USAGE = 2
 EXIT_LOCKED = 3
+EXIT_SAFETY = 4
 EXIT_RESOURCE = 5
 
 
@@ -39,6 +44,10 @@ class FeedsError(Exception):
         super().__init__(f"{where}: {message}")
         self.where = where
         self.message = message
+
+    def __reduce__(self) -> tuple[type[FeedsError], tuple[str, str]]:
+        """Pickled as (where, message): errors raised in worker processes cross back whole."""
+        return type(self), (self.where, self.message)
 
 
 class ArticleError(FeedsError):
@@ -59,6 +68,10 @@ class ConfigError(UsageError):
     """The configuration cannot be used; `where` is the file, `message` names the key."""
 
 
+class SeedsUnreadable(UsageError):
+    """The seeds folder cannot be listed: a build from it would unpublish everything."""
+
+
 class UnknownFeed(UsageError):
     """No feed of that name exists; `where` is the option that named it."""
 
@@ -69,6 +82,16 @@ class LockHeld(FeedsError):
     exit_status = EXIT_LOCKED
 
 
+class StateBusy(LockHeld):
+    """Another process holds the state database locked past the wait."""
+
+
+class SafetyStop(FeedsError):
+    """The build would unpublish more than `[safety] max_unpublish`; nothing was written."""
+
+    exit_status = EXIT_SAFETY
+
+
 class ResourceError(FeedsError):
     """The state or the output could not be read or written; nothing was published."""
 
@@ -77,6 +100,11 @@ class ResourceError(FeedsError):
 
 class StoreError(ResourceError):
     """The state database is unreadable, unwritable, corrupt or from an unknown version."""
+
+
+class CorruptState(StoreError):
+    """The state file is not a database, or is malformed: the only state a writer may move
+    aside (and rebuild from seeds/); a busy or newer one never is."""
 
 
 class OutputError(ResourceError):

@@ -8,34 +8,35 @@ stored, so a restart does not re-poll everything.
 
 from __future__ import annotations
 
-import hashlib
 import random
-import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from feeds import lang, render
+from feeds import lang
 from feeds.codec import from_epoch, to_epoch
 from feeds.config import Config, UpstreamConfig
-from feeds.entries import entry_id, upstream_times
+from feeds.entries import upstream_times
 from feeds.errors import UpstreamError
 from feeds.model import Attribution, Diagnostic, Entry, Section, UpstreamFeed
-from feeds.sanitize import plain_text, text_only
+from feeds.republish import (
+    Candidate,
+    Republisher,
+    article_link,
+    candidates,
+    matches,
+)
+from feeds.sanitize import text_only
 from feeds.site import identity
 from feeds.sources import fetch as fetcher
 from feeds.sources.upstream import ParsedFeed, UpstreamItem, parse_feed
 from feeds.store import EntryRow, SourceState, Store
-from feeds.text import cut_at_word
 
 if TYPE_CHECKING:
     import httpx
 
 MAX_BACKOFF = 86400  # a day
 JITTER = 0.1
-_TRACKING = re.compile(r"^(utm_[a-z_]+|fbclid|gclid|dclid|mc_cid|mc_eid|igshid|yclid|_ga|ref_src)$",
-                       re.IGNORECASE)
 
 
 @dataclass
@@ -71,34 +72,6 @@ def next_after_failure(
     backoff = round(ceiling * (1 + rng.uniform(-JITTER, JITTER)))
     # Retry-After may ask for longer than a day; a week is the most we honour.
     return to_epoch(now) + min(max(backoff, round(retry_after or 0)), 7 * MAX_BACKOFF)
-
-
-def strip_tracking(url: str) -> str:
-    """The link as published, minus tracking parameters (utm_*, fbclid, …)."""
-    parts = urlsplit(url)
-    if not parts.query:
-        return url
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
-             if not _TRACKING.match(k)]
-    return urlunsplit(parts._replace(query=urlencode(query)))
-
-
-def canonical_link(url: str) -> str:
-    """The link without tracking parameters, fragment, default port or host case."""
-    parts = urlsplit(url)
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
-             if not _TRACKING.match(k)]
-    host = (parts.hostname or "").lower().removeprefix("www.")
-    if parts.port and (parts.scheme, parts.port) not in (("http", 80), ("https", 443)):
-        host = f"{host}:{parts.port}"
-    path = parts.path.rstrip("/") or "/"
-    return urlunsplit(("https" if parts.scheme in ("http", "https") else parts.scheme, host,
-                       path, urlencode(query), ""))
-
-
-def matches(words: tuple[str, ...], text: str) -> bool:
-    lowered = text.casefold()
-    return any(re.search(rf"(?<!\w){re.escape(w.casefold())}(?!\w)", lowered) for w in words)
 
 
 # --- the pull ----------------------------------------------------------------------------
@@ -181,18 +154,27 @@ def _pull_one(
     except Exception as exc:  # a stranger's bytes must fail this source only, not the pull
         problem = f"error: could not be read ({type(exc).__name__}: {str(exc)[:200]})"
         return _failed(source, state, problem, None, now, rng, result)
-    for warning in parsed.warnings:
-        result.diagnostics.append(Diagnostic("warning", source.name, warning))
-    result.new_entries += _store_items(config, store, source, parsed, now)
+    result.diagnostics.extend(parse_warnings(source.name, parsed))
+    result.new_entries += _store_items(config, store, source, parsed, now, state.fetch_url)
     result.pulled.append(source.name)
     feed = UpstreamFeed(id=parsed.id, title=parsed.title, url=answer.url, home=parsed.home,
                         updated=parsed.updated)
     return replace(
         state, etag=answer.validators.etag, last_modified=answer.validators.last_modified,
         last_success=to_epoch(now), failures=0, last_status="200", last_error="",
-        items_seen=len(parsed.items), feed=feed,
+        items_seen=len(parsed.items), feed=feed, skipped=parsed.skipped,
         next_due=next_after_success(source.every, answer.max_age, now, rng),
     )
+
+
+def parse_warnings(name: str, parsed: ParsedFeed) -> list[Diagnostic]:
+    """What reading a source's feed found wrong, and the items it could not republish."""
+    found = [Diagnostic("warning", name, warning) for warning in parsed.warnings]
+    if parsed.skipped:
+        reasons = "; ".join(f"{why} ({count})" for why, count in parsed.skipped)
+        total = sum(count for _, count in parsed.skipped)
+        found.append(Diagnostic("warning", name, f"{total} item(s) not republished: {reasons}"))
+    return found
 
 
 def _failed(
@@ -217,10 +199,82 @@ def _failed(
 
 
 def _store_items(
-    config: Config, store: Store, source: UpstreamConfig, parsed: ParsedFeed, now: datetime
+    config: Config, store: Store, source: UpstreamConfig, parsed: ParsedFeed, now: datetime,
+    fetch_url: str,
 ) -> int:
+    """Store the items of one fetched feed; the number of new entries."""
+    republisher = _republisher(config, store, source, parsed, now)
+    homes = [home for home in (parsed.home, source.url, fetch_url) if home]
+    items = [item for item in parsed.items if _wanted(source, item)]
+    seen: set[str] = set()
+    new = 0
+    for item, candidate in zip(items, candidates(source.name, items), strict=True):
+        language = parsed.language or lang.recognize(
+            _text_of(item), config.site.languages, config.site.language)
+        entry, digest = republisher.entry(item, candidate.key, language)
+        key = _identity(store, candidate, digest)
+        if key in seen:
+            continue  # the same item twice in one feed: the first stands
+        seen.add(key)
+        if key != candidate.key:
+            entry, digest = republisher.entry(item, key, language)
+        canonical = article_link(item.link, homes)
+        holder = None if canonical is None else store.key_with_canonical(canonical)
+        if holder is not None and holder != key:
+            if not holder.startswith(f"upstream/{source.name}/"):
+                continue  # the same article from another source: published once
+            canonical = None  # another item of this source about that article: its own entry
+        new += _store_entry(store, entry, digest, item, canonical, now, origin=source.name)
+    return new
+
+
+def _wanted(source: UpstreamConfig, item: UpstreamItem) -> bool:
+    text = _text_of(item)
+    if source.include and not matches(source.include, text):
+        return False
+    return not (source.exclude and matches(source.exclude, text))
+
+
+def _text_of(item: UpstreamItem) -> str:
+    return f"{item.title} {text_only(item.summary_html)} {text_only(item.content_html or '')}"
+
+
+def _identity(store: Store, candidate: Candidate, digest: str) -> str:
+    """The old rule's key, unless items collide on it: then only the one the state holds
+    under it keeps it, and the others take the key their title and date give them."""
+    if candidate.distinct is None:
+        return candidate.key
+    previous = store.entry_record(candidate.key)
+    if previous is not None and previous.hash == digest:
+        return candidate.key
+    return candidate.distinct
+
+
+def _store_entry(store: Store, entry: Entry, digest: str, item: UpstreamItem,
+                 canonical: str | None, now: datetime, *, origin: str) -> int:
+    """Store one entry unless the state holds it already; 1 when it is new."""
+    previous = store.entry_record(entry.key)
+    dated = item.published or item.updated
+    times = upstream_times(previous, None if dated is None else to_epoch(dated),
+                           None if item.updated is None else to_epoch(item.updated),
+                           digest, to_epoch(now))
+    entry = replace(entry, published=from_epoch(times.published),
+                    updated=from_epoch(times.updated))
+    row = EntryRow.of(entry, origin=f"upstream:{origin}", hash=digest,
+                      first_seen=times.first_seen, live=True, canonical=canonical)
+    if (previous is not None and previous.hash == digest and previous.updated == times.updated
+            and store.entry_data(entry.key) == row.data):
+        return 0  # as stored: a rendering that changed (a repaired link) is stored again,
+    store.put_entry(row)  # with its times kept unless its content changed
+    store.add_pending(entry.feed_keys())
+    if entry.page is not None:
+        store.add_pending_pages([entry.key])
+    return previous is None
+
+
+def _republisher(config: Config, store: Store, source: UpstreamConfig, parsed: ParsedFeed,
+                 now: datetime) -> Republisher:
     section_name = next(s.name for s in config.sections if s.slug == source.section)
-    section = Section(source.section, section_name)
     outlet = next((o for o in config.outlets if o.name == source.outlet), None)
     attribution = Attribution(
         name=source.outlet,
@@ -232,88 +286,12 @@ def _store_items(
     newest = max(dates, default=None)
     upstream = UpstreamFeed(id=parsed.id, title=parsed.title, url=source.url, home=parsed.home,
                             updated=min(parsed.updated or newest or now, now))
-    prefix = identity(config, store, now).id_prefix
-    new = 0
-    for item in parsed.items:
-        text = f"{item.title} {text_only(item.summary_html)} {text_only(item.content_html or '')}"
-        if source.include and not matches(source.include, text):
-            continue
-        if source.exclude and matches(source.exclude, text):
-            continue
-        key = upstream_key(source.name, item.upstream_id)
-        canonical = canonical_link(item.link)
-        holder = store.key_with_canonical(canonical)
-        if holder is not None and holder != key:
-            continue  # the same story from another source (or under another id): published once
-        previous = store.entry_record(key)
-        entry, digest = upstream_entry(
-            item, key=key, id_prefix=prefix, section=section, attribution=attribution,
-            upstream=upstream, full=source.content == "full",
-            language=parsed.language or lang.recognize(text, config.site.languages,
-                                                       config.site.language),
-        )
-        dated = item.published or item.updated
-        times = upstream_times(previous, None if dated is None else to_epoch(dated),
-                               None if item.updated is None else to_epoch(item.updated),
-                               digest, to_epoch(now))
-        if previous is not None and previous.hash == digest and previous.updated == times.updated:
-            continue
-        entry = replace(entry, published=from_epoch(times.published),
-                        updated=from_epoch(times.updated))
-        store.put_entry(EntryRow.of(entry, origin=f"upstream:{source.name}", hash=digest,
-                                    first_seen=times.first_seen, live=True, canonical=canonical))
-        store.add_pending(entry.feed_keys())
-        new += previous is None
-    return new
-
-
-def upstream_key(source: str, upstream_id: str) -> str:
-    """Namespaced by source: two sources never collide, whatever ids they use."""
-    digest = hashlib.sha256(upstream_id.encode("utf-8", "surrogatepass")).hexdigest()[:24]
-    return f"upstream/{source}/{digest}"
-
-
-def upstream_entry(
-    item: UpstreamItem,
-    *,
-    key: str,
-    id_prefix: str,
-    section: Section,
-    attribution: Attribution,
-    upstream: UpstreamFeed,
-    full: bool,
-    language: str,
-) -> tuple[Entry, str]:
-    """The entry republished for one upstream item, and the hash of what subscribers read."""
-    body = item.content_html if full and item.content_html else item.summary_html
-    if body and not body.lstrip().startswith("<"):
-        body = f"<p>{body}</p>"
-    credit = render.credit_word(language)
-    read_more = render.credit_html(replace(attribution, url=strip_tracking(item.link)), language)
-    content = "\n".join(part for part in (body, read_more) if part)
-    summary = cut_at_word(plain_text(item.summary_html or item.content_html or ""), 300)
-    digest = hashlib.sha256(
-        "\0".join([item.title, item.link, body or "", section.slug, credit]).encode()
-    ).hexdigest()
-    epoch = from_epoch(0)
-    entry = Entry(
-        id=entry_id(id_prefix, key),
-        key=key,
-        title=item.title,
-        link=strip_tracking(item.link),
-        section=section,
-        published=item.published or item.updated or epoch,
-        updated=item.updated or item.published or epoch,
-        summary=summary or item.title,
-        content_html=content,
-        lang=language,
-        authors=item.authors or (attribution.name,),
-        image=item.image,
-        image_type="image/jpeg" if item.image else None,
-        attribution=attribution,
-        upstream=upstream,
+    return Republisher(
+        source=source.name, section=Section(source.section, section_name),
+        attribution=attribution, upstream=upstream,
+        id_prefix=identity(config, store, now).id_prefix, base_url=config.site.base_url,
+        full=source.content == "full",
     )
-    return entry, digest
 
 
 def health_table(config: Config, store: Store) -> str:

@@ -38,6 +38,8 @@ FOREIGN = {
     "uvicorn": "feeds/server.py",
     "watchdog": "feeds/watch.py",
     "sqlite3": "feeds/store/sqlite.py",
+    "idna": "feeds/text.py",
+    "rapidfuzz": "feeds/typos.py",
 }
 SHELLS = {"feeds/cli.py", "feeds/daemon.py", "feeds/scheduler.py"}
 CLOCKS = {("datetime", "now"), ("datetime", "utcnow"), ("datetime", "today"),
@@ -47,7 +49,8 @@ CLOCKS = {("datetime", "now"), ("datetime", "utcnow"), ("datetime", "today"),
 PURE = {"feeds.model", "feeds.codec", "feeds.entries", "feeds.render", "feeds.text",
         "feeds.lang", "feeds.sanitize", "feeds.compress", "feeds.builder", "feeds.jsonfeed",
         "feeds.pages", "feeds.publish.decide", "feeds.sources.article",
-        "feeds.sources.upstream"}
+        "feeds.sources.upstream", "feeds.sources.yaml_words", "feeds.typos",
+        "feeds.republish"}
 # What pure modules may lean on besides each other: values and contracts, no I/O of their own.
 CONTRACTS = {"feeds", "feeds.errors", "feeds.config", "feeds.store", "feeds.output"}
 IO_STDLIB = {"os", "socket", "subprocess", "sqlite3", "shutil", "multiprocessing", "threading",

@@ -782,15 +782,25 @@ def test_active_content_is_neutralized_in_every_format(newsroom: Callable[..., O
     body, content = evil_document(shape)
     outcome = newsroom(answer(body), content=content)
     assert_contained(outcome, None)
+    # An RSS title is plain text: the evil title is shown as text, so its markers are there,
+    # escaped; no other trace of the active content is anywhere.
+    plain_title = shape.startswith("rss")
     for path in outcome.out.rglob("*"):
         if path.suffix in (".xml", ".json", ".html", ".opml"):
             text = path.read_text(encoding="utf-8")
+            if plain_title:  # read as a reader would, without the title it shows as text
+                text = html.unescape(html.unescape(text)).replace(EVIL_TITLE, "")
             for marker in RAW_MARKERS:
                 assert marker not in text, (path.name, marker)
     for name, found in hostile_items(outcome.out).items():
-        assert [i.link for i in found] == ["https://hostile.example/berita/aktif"], name
-        entry = found[0]
-        assert entry.title == "Judul tebal", (name, entry.title)
+        # The items whose only link was javascript: or data: are kept, linking to a page of
+        # their own; no feed links anything but http(s).
+        linked = [i for i in found if not i.link.startswith("https://usmnews.example/articles/")]
+        assert [i.link for i in linked] == ["https://hostile.example/berita/aktif"], name
+        expected = 3 if shape.startswith("rss") else 2  # the evil-link items, kept
+        assert len(found) == expected, (name, [i.link for i in found])
+        entry = linked[0]
+        assert entry.title == (EVIL_TITLE if plain_title else "Judul tebal"), (name, entry.title)
         for field in (entry.summary, entry.content):  # RSS description is HTML to readers
             assert not LIVE_TAG.search(field), (name, field)
             assert not HANDLER.search(field), (name, field)
@@ -817,12 +827,14 @@ def test_markup_shown_as_text_stays_inert_in_rss_descriptions(
             assert not re.search(r"<\s*(img|script)", entry.summary, re.IGNORECASE), (name, entry)
 
 
-def test_markup_in_a_json_feed_title_is_dropped(newsroom: Callable[..., Outcome]) -> None:
+def test_markup_in_a_json_feed_title_is_text(newsroom: Callable[..., Outcome]) -> None:
     outcome = newsroom(answer(json_feed({"id": "k", "url": "https://hostile.example/berita/k",
                                          "title": EVIL_TITLE})))
     assert_contained(outcome, None)
     for name, found in hostile_items(outcome.out).items():
-        assert [i.title for i in found] == ["Judul tebal"], name  # as from RSS and Atom
+        assert [i.title for i in found] == [EVIL_TITLE], name  # JSON Feed titles are text
+    for path in outcome.out.rglob("*.xml"):
+        assert b"<script" not in path.read_bytes(), path  # escaped wherever it is written
 
 
 # --- 11: characters XML forbids ---------------------------------------------------------
@@ -895,37 +907,50 @@ def dated(*dates: str) -> bytes:
                       date=date) for n, date in enumerate(dates))).encode()
 
 
-def test_items_without_a_link_are_skipped(newsroom: Callable[..., Outcome]) -> None:
+def test_items_without_a_usable_link_get_a_page_of_their_own(
+    newsroom: Callable[..., Outcome]
+) -> None:
     body = rss("<item><title>Tanpa tautan dan id</title></item>",
                "<item><link>https://hostile.example/hanya-tautan</link></item>",
                '<item><guid isPermaLink="false">hanya-id</guid><title>Hanya id</title></item>',
                "<item><description>Hanya isi</description></item>",
-               item("javascript:alert(1)", "Tautan skrip", guid="skrip")).encode()
+               item("javascript:alert(1)", "Tautan skrip", guid="skrip"),
+               "<item><enclosure/></item>").encode()
     outcome = newsroom(answer(body))
     assert_contained(outcome, None)
+    own = "https://usmnews.example/articles/"
     for name, found in hostile_items(outcome.out).items():
-        assert [(i.title, i.link) for i in found] == [
-            ("https://hostile.example/hanya-tautan", "https://hostile.example/hanya-tautan")
-        ], name  # an item without a title is titled by its link
+        titles = {i.title: i.link for i in found}
+        assert set(titles) == {"Tanpa tautan dan id", "https://hostile.example/hanya-tautan",
+                               "Hanya id", "Hanya isi", "Tautan skrip"}, name
+        assert titles["https://hostile.example/hanya-tautan"] == (
+            "https://hostile.example/hanya-tautan")  # an item without a title: titled by link
+        for title in ("Tanpa tautan dan id", "Hanya id", "Hanya isi", "Tautan skrip"):
+            assert titles[title].startswith(own), (name, title)
+            page = outcome.out / titles[title].removeprefix("https://usmnews.example/")
+            text = page.read_text(encoding="utf-8")  # its page: the text and the credit
+            assert "Kabar Liar" in text and "javascript" not in text, page
+    message = outcome.messages("hostile")
+    assert "1 item(s) not republished: no title, link, text or enclosure (1)" in message
 
 
 @pytest.mark.parametrize(
     ("items", "expected"),
     [
         ((item("https://hostile.example/a", "A", guid="sama"),
-          item("https://hostile.example/b", "B", guid="sama")), ["https://hostile.example/b"]),
+          item("https://hostile.example/b", "B", guid="sama")), ["https://hostile.example/a"]),
         ((item("https://hostile.example/c", "C", guid="satu"),
           item("https://hostile.example/c?utm_source=x", "C lagi", guid="dua")),
-         ["https://hostile.example/c"]),
+         ["https://hostile.example/c", "https://hostile.example/c"]),
     ],
-    ids=["duplicate-ids-last-wins", "duplicate-links-published-once"],
+    ids=["one-id-twice-the-first-stands", "two-ids-one-link-two-entries"],
 )
-def test_duplicates_are_published_once(newsroom: Callable[..., Outcome],
-                                       items: tuple[str, ...], expected: list[str]) -> None:
+def test_an_item_is_what_its_id_says(newsroom: Callable[..., Outcome],
+                                     items: tuple[str, ...], expected: list[str]) -> None:
     outcome = newsroom(answer(rss(*items).encode()))
     assert_contained(outcome, None)
     for name, found in hostile_items(outcome.out).items():
-        assert [i.link for i in found] == expected, name
+        assert sorted(i.link for i in found) == expected, name
 
 
 def test_dates_in_year_1_or_9999_or_garbage_still_publish(newsroom: Callable[..., Outcome]
@@ -1010,9 +1035,11 @@ def test_json_feed_with_wrong_types_keeps_only_usable_items(newsroom: Callable[.
     outcome = newsroom(answer(body))
     assert_contained(outcome, None)
     for name, found in hostile_items(outcome.out).items():
-        assert {i.link for i in found} == {"https://hostile.example/aneh",
-                                           "https://hostile.example/baik",
-                                           "https://hostile.example/nan"}, name
+        links = {i.link for i in found}
+        own = {link for link in links if link.startswith("https://usmnews.example/articles/")}
+        assert links - own == {"https://hostile.example/aneh", "https://hostile.example/baik",
+                               "https://hostile.example/nan"}, name
+        assert len(own) == 1 and "jahat" in {i.title for i in found}, name  # javascript: url
         assert "Baik" in {i.title for i in found}, name
 
 

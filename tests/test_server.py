@@ -6,6 +6,7 @@ import gzip
 import http.client
 import json
 import re
+import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,7 +19,6 @@ import httpx
 import pytest
 
 from feeds import config, daemon, health
-from feeds.errors import OutputError
 from feeds.server import CONTENT_TYPES, Served, Server, make_app
 from feeds.store import open_store
 from tests.helpers import NOW, build, free_port
@@ -160,24 +160,38 @@ def test_folder_without_slash_redirects(served: tuple[str, config.Config]) -> No
     assert response.status_code == 308 and response.headers["location"] == "/kampus/"
 
 
-def test_healthz_healthy_then_unhealthy_after_a_failed_build(
-    project: Path, served: tuple[str, config.Config],
-) -> None:
-    base, cfg = served
-    healthy = get(base + "/healthz")
-    assert healthy.status_code == 200 and healthy.json()["healthy"] is True
-    assert healthy.json()["age_seconds"] < 60
-    blocker = cfg.paths.output / "nasional"
-    for child in blocker.iterdir():
-        child.unlink()
-    blocker.rmdir()
-    blocker.write_text("a file where a folder must be")
-    with pytest.raises(OutputError):
-        build(project, datetime.now(UTC), full=True)
-    unhealthy = get(base + "/healthz")
-    assert unhealthy.status_code == 503
-    assert unhealthy.json()["problem"] == "the last build failed"
-    assert "Error" in unhealthy.json()["last_failure"]["error"]
+def test_healthz_reports_the_daemons_failed_build_until_one_succeeds(project: Path) -> None:
+    cfg, _ = config.load(project / "config" / "feeds.toml")
+    jobs = daemon.Jobs(cfg, None, None)  # type: ignore[arg-type] (rebuilds fetch nothing)
+    assert jobs.rebuild() is None and jobs.problems.current() == []
+    port = free_port()
+    server = Server(make_app(daemon.served(cfg, jobs.problems)), f"127.0.0.1:{port}")
+    server.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        healthy = get(base + "/healthz")
+        assert healthy.status_code == 200 and healthy.json()["healthy"] is True
+        assert healthy.json()["problems"] == [] and healthy.json()["age_seconds"] < 60
+        blocker = cfg.paths.output / "international"  # the seed's section
+        shutil.rmtree(blocker)
+        blocker.write_text("a file where a folder must be")
+        seed = project / "seeds" / "000_4cab66b14d71472d.txt"
+        seed.write_text(seed.read_text(encoding="utf-8") + "\nParagraf baru.\n",
+                        encoding="utf-8")  # an edit: its feeds must be written
+        jobs.rebuild()
+        unhealthy = get(base + "/healthz")
+        assert unhealthy.status_code == 503
+        [problem] = unhealthy.json()["problems"]
+        assert problem["kind"] == "build" and str(blocker) in problem["message"]
+        assert "a file stands where a folder must be" in problem["message"]
+        blocker.unlink()
+        jobs.rebuild()
+        assert get(base + "/healthz").status_code == 200
+    finally:
+        server.stop()
 
 
 def test_healthz_is_unhealthy_when_the_last_build_is_too_old(project: Path) -> None:

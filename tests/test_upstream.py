@@ -292,8 +292,12 @@ def test_hostile_html_is_neutralized_in_every_format(tmp_path: Path, server: Fee
                     "<input", "<style", "data:text"):
             assert bad not in html, (bad, html)
         assert 'Sumber: <a href="https://hostile.example/news/1">Antara</a>' in html
-    assert atom.entries[0].title == "Berita"  # markup in an upstream title is dropped
+    # An RSS title is plain text: its markup is shown as text, escaped in every format.
+    assert atom.entries[0].title == "Berita <script>alert(1)</script>"
+    assert atom.entries[0].title_detail.type == "text/plain"
+    assert data["items"][0]["title"] == "Berita <script>alert(1)</script>"
     assert b"<script" not in (out / "atom.xml").read_bytes()
+    assert b"<script" not in (out / "rss.xml").read_bytes()
 
 
 def test_attribution_in_every_format(tmp_path: Path, server: FeedServer) -> None:

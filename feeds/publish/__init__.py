@@ -26,15 +26,16 @@ from datetime import datetime
 from feeds import __version__, entries, pages
 from feeds.codec import from_epoch, to_epoch
 from feeds.config import Config
-from feeds.errors import UnknownFeed
+from feeds.errors import SafetyStop, UnknownFeed
 from feeds.model import Diagnostic, FeedFormat, FeedKey
 from feeds.output import Output
-from feeds.publish.articles import ArticlePass
+from feeds.publish.articles import ArticlePass, Tally
 from feeds.publish.books import Books
 from feeds.publish.feedset import FEED_FILES, FeedSet, FeedStyle
 from feeds.publish.workers import Parallelism, Renderer, Workers
 from feeds.site import identity
 from feeds.sources import article as article_reader
+from feeds.sources import seeds
 from feeds.store import Store
 
 __all__ = ["FEED_FILES", "BuildResult", "Parallelism", "build", "changed_feed_urls", "export"]
@@ -76,30 +77,33 @@ def build(
     reread: bool = False,
     progress: Callable[[int, int], None] | None = None,
     parallel: Parallelism = AUTO,
+    allow_unpublish: bool = False,
 ) -> BuildResult:
     """One build; with `output=None` (`feeds check`) nothing is written and the state is left
-    as it was."""
+    as it was. SafetyStop (nothing written) when it would unpublish more than
+    `[safety] max_unpublish` allows, unless `allow_unpublish`."""
     if output is None:
         with store.scratch():
             return _run(config, store, now, None, full, reread, progress, parallel)[0]
     try:
         with store.transaction():
             result, books, _ = _run(config, store, now, output, full, reread, progress,
-                                    parallel)
+                                    parallel, allow_unpublish)
             result.changed = books.commit()
             store.set_meta("last_success", str(to_epoch(now)))
-            store.delete_meta("last_failure")
         return result
-    except BaseException as exc:
+    except BaseException:
         output.discard()
-        _remember_failure(store, now, exc)
         raise
 
 
 def _run(
     config: Config, store: Store, now: datetime, output: Output | None, full: bool,
     reread: bool, progress: Callable[[int, int], None] | None, parallel: Parallelism,
+    allow_unpublish: bool = True,
 ) -> tuple[BuildResult, Books, _Plan]:
+    seeds.check_folder(config.paths.seeds)
+    shown_before = store.count(now, local=True)
     plan = _plan(config, store, now, output, full=full)
     result = BuildResult(diagnostics=list(plan.notes))
     books = Books(output, store, full=plan.full)
@@ -109,6 +113,8 @@ def _run(
             full=plan.full, reread=reread or plan.full, progress=progress,
         )
         tally = articles.run(workers)
+        if not allow_unpublish:
+            _guard(config, tally, shown_before)
         dirty = tally.dirty | store.take_pending()  # and what `feeds pull` stored
         last = store.get_meta("last_build")
         if last is not None:  # held-back articles whose time has come
@@ -116,12 +122,18 @@ def _run(
                 dirty.update(entry.feed_keys())
                 if entry.page is not None and output is not None:
                     books.put_page(entry.key, entry.page, plan.renderer.style.page(entry))
+        upstream_pages = store.take_pending_pages()
         if plan.full and output is not None:
             for entry in store.live_entries(now, skip=books.rendered):
-                if entry.page is not None:
+                if entry.page is None:
+                    continue
+                if entry.upstream is not None:  # shown while in a feed (`write_upstream_pages`)
+                    upstream_pages.add(entry.key)
+                else:
                     books.put_page(entry.key, entry.page, plan.renderer.style.page(entry))
         if output is not None:
             plan.feeds.write(books, workers, dirty, full=plan.full)
+            plan.feeds.write_upstream_pages(books, upstream_pages, recheck=bool(dirty))
             store.set_meta("last_build", str(to_epoch(now)))
     result.diagnostics.extend(tally.diagnostics)
     result.diagnostics = _fold_notices(result.diagnostics)
@@ -192,14 +204,20 @@ def _fingerprint(config: Config, id_prefix: str) -> str:
     return hashlib.sha256(json.dumps(facts).encode()).hexdigest()
 
 
-def _remember_failure(store: Store, now: datetime, exc: BaseException) -> None:
-    """For /healthz, in a transaction of its own (the build's was rolled back)."""
-    failure = {"time": now.isoformat(), "error": f"{type(exc).__name__}: {exc}"}
-    try:
-        with store.transaction():
-            store.set_meta("last_failure", json.dumps(failure))
-    except Exception:  # noqa: S110 (the build's own error is the one to report)
-        pass
+def _guard(config: Config, tally: Tally, shown_before: int) -> None:
+    """Stop a build that would take down too much of the site at once (a missing mount, a
+    wrong `seeds` path, a bulk edit gone wrong), as rsync's --max-delete does."""
+    going = sum(tally.going.values())
+    if not config.safety.stops(going, shown_before):
+        return
+    why = ", ".join(f"{count} {reason}" for reason, count in tally.going.most_common())
+    raise SafetyStop(
+        _label(config),
+        f"this build would unpublish {going} of the {shown_before} published articles "
+        f"({why}), more than [safety] max_unpublish = {config.safety.max_unpublish!r} allows: "
+        "nothing was written. If that is what you want, run `feeds build --allow-unpublish` "
+        "once (or raise max_unpublish)",
+    )
 
 
 def _fold_notices(diagnostics: list[Diagnostic]) -> list[Diagnostic]:

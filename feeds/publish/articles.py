@@ -9,6 +9,7 @@ was and is in are marked for rendering.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -31,6 +32,8 @@ class Tally:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     read: int = 0
     dirty: set[FeedKey] = field(default_factory=set)
+    # Local entries published before this build that it takes down, by why (the guard's count).
+    going: Counter[str] = field(default_factory=Counter)
 
 
 def merge(
@@ -112,7 +115,7 @@ class ArticlePass:
         for row in deleted:
             self.store.delete_file(row.path)
             if row.key is not None and row.key not in claimed:
-                self._unpublish(row.key, f"seeds:{row.path}")
+                self._unpublish(row.key, f"seeds:{row.path}", "deleted")
         return self.tally
 
     def _accept(
@@ -142,7 +145,7 @@ class ArticlePass:
         self.tally.diagnostics.extend(notes)
         claimed[key] = seed.path
         if owned is not None and owned != key:
-            self._unpublish(owned, f"seeds:{seed.path}")  # the header id changed
+            self._unpublish(owned, f"seeds:{seed.path}", "gave their id up")  # header `id`
         self.store.put_file(FileRow.of(seed, key, notes))
         self._publish(seed, prepared, previous)
 
@@ -189,6 +192,8 @@ class ArticlePass:
             self.tally.dirty.update(prepared.feed_keys())
             if previous is not None:
                 self.tally.dirty.update(previous.feed_keys())
+        if self._shown(previous) and decision.outcome in ("draft", "held"):
+            self.tally.going["drafted" if decision.outcome == "draft" else "dated later"] += 1
         self._page(decision.page, prepared, entry)
 
     def _page(self, action: decide.PageAction, prepared: Prepared, entry: Entry | None) -> None:
@@ -209,10 +214,16 @@ class ArticlePass:
         elif prepared.page_bytes is not None:  # rendered here, with these times and clock
             self.books.put_page(prepared.key, page, prepared.page_bytes)
 
-    def _unpublish(self, key: str, origin: str) -> None:
+    def _shown(self, previous: EntryRecord | None) -> bool:
+        """Whether the entry was published before this build."""
+        return previous is not None and previous.live and previous.published <= self.epoch
+
+    def _unpublish(self, key: str, origin: str, why: str) -> None:
         previous = self.store.entry_record(key)
         if previous is None or not decide.may_unpublish(previous, origin):
             return
+        if self._shown(previous):
+            self.tally.going[why] += 1
         self.store.set_live(key, False)
         self.tally.dirty.update(previous.feed_keys())
         self.books.remove(entries.page_path(key))

@@ -2,8 +2,10 @@
 
 The state's `outputs` table lists every feed and site file by its owner (a
 feed key's stored form, or `site`), so that the files of a feed that no
-longer exists are removed. Pages are not listed there: an entry knows its
-page, and 100,000 rows would cost every build.
+longer exists are removed. Article pages are not listed there: an entry
+knows its page, and 100,000 rows would cost every build. The few pages of
+upstream items without a link of their own are (owner `page:KEY`): they are
+removed when the entry ages out of every feed.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from feeds.model import FeedKey
 from feeds.output import Output, OutputKind, Staged
 from feeds.publish.feedset import FeedDone
 from feeds.store import Store
+
+PAGE_OWNER = "page:"  # the owner of a listed page: `page:` + its entry's key
 
 
 class Books:
@@ -41,6 +45,17 @@ class Books:
             self.rendered.add(key)
         self.output.stage(page, data, "page")
 
+    def put_owned_page(self, key: str, page: str, data: bytes) -> None:
+        """The page of an upstream entry: listed, so that it goes when the entry does."""
+        self.put_page(key, page, data)
+        if self.output is not None:
+            self.written.append((page, f"{PAGE_OWNER}{key}"))
+
+    def owned_pages(self) -> dict[str, str]:
+        """Page path → entry key of every listed page."""
+        return {path: owner.removeprefix(PAGE_OWNER) for path, owner in self.store.outputs().items()
+                if owner.startswith(PAGE_OWNER)}
+
     def adopt_page(self, key: str, staged: Iterable[Staged]) -> None:
         """A page a worker staged (or found already current): nothing left to render."""
         if self.output is None:
@@ -65,7 +80,7 @@ class Books:
     def feeds_before(self) -> set[FeedKey]:
         """The feeds whose files the output held before this build."""
         return {FeedKey.parse(owner) for owner in self.store.outputs().values()
-                if owner not in ("site", "page")}
+                if owner != "site" and not owner.startswith(PAGE_OWNER)}
 
     def remove_feeds(self, gone: set[FeedKey]) -> None:
         """Remove every file of feeds that no longer exist."""

@@ -163,6 +163,22 @@ class FeedSet:
             books.adopt_feed(done)
         self._write_site(books, names, infos)
 
+    def write_upstream_pages(self, books: Books, pending: set[str], *, recheck: bool) -> None:
+        """Pages of upstream items that have no link of their own: written while the entry is
+        in some feed, removed once it has aged out of every one. `pending`: entries a pull
+        stored since the last build; `recheck`: feeds changed, so check every page that exists."""
+        for key in sorted(pending):
+            entry = self.store.entry(key)
+            if entry is not None and entry.page is not None and self._shown(key):
+                books.put_owned_page(key, entry.page, self.style.page(entry))
+        if recheck:
+            for path, owner in sorted(books.owned_pages().items()):
+                if not self._shown(owner) and owner not in pending:
+                    books.remove(path)
+
+    def _shown(self, key: str) -> bool:
+        return self.store.in_feeds(key, self.now, self.limit)
+
     def _write_site(
         self, books: Books, names: dict[FeedKey, str],
         infos: dict[FeedKey, tuple[FeedInfo, list[Entry]]],

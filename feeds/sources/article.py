@@ -34,6 +34,7 @@ from feeds.model import (
     Section,
     Tag,
 )
+from feeds.sources.yaml_words import YamlFault, explain, not_key_value
 from feeds.text import (
     collapse_spaces,
     fold,
@@ -90,8 +91,6 @@ _YAML_LOADER = getattr(yaml, "CBaseLoader", yaml.BaseLoader)
 _TRUE = frozenset({"true", "yes", "on", "1"})
 _FALSE = frozenset({"false", "no", "off", "0"})
 _DATE_LIKE = re.compile(r"^\d{4}-\d{2}-\d{2}")
-_QUOTES = "\"'"
-_KEY_LINE = re.compile(r"^(?P<key>\w[^:]*):(?P<value>(?:\s.*)?)$")  # a header line's shape
 
 
 @dataclass(frozen=True, slots=True)
@@ -421,8 +420,12 @@ def _header_entries(path: str, header: str, first_line: int) -> list[tuple[str, 
             entries.append((key_node.value, value, line))
         return entries
     except yaml.MarkedYAMLError as exc:
-        problem = _yaml_problem(header, first_line, exc)
-        raise ArticleError(path, f"malformed header: {problem}") from None
+        mark = exc.problem_mark or exc.context_mark
+        fault = YamlFault(exc.context or "", exc.problem or "",
+                          mark.index if mark is not None else None,
+                          exc.context_mark.index if exc.context_mark is not None else None)
+        raise ArticleError(path, f"malformed header: {explain(header, first_line, fault)}"
+                           ) from None
     except yaml.YAMLError as exc:
         raise ArticleError(path, f"malformed header: {' '.join(str(exc).split())}") from None
     finally:
@@ -436,112 +439,7 @@ def _not_a_mapping(header: str, first_line: int, node: yaml.Node) -> str:
     if isinstance(node, yaml.SequenceNode):
         return (f"line {line}: a list where 'key: value' lines belong: put it after its key, "
                 "e.g. tags: [a, b]")
-    return _not_key_value(line, text)
-
-
-def _not_key_value(line: int, text: str) -> str:
-    key, colon, value = text.partition(":")
-    if colon and value and not value[0].isspace() and re.fullmatch(r"\w[\w-]*", key):
-        return (f"line {line}: {text!r} is not a 'key: value' line: put a space after the "
-                f"colon, e.g. {key.strip()}: {value.strip()}")
-    return (f"line {line}: {text!r} is not a 'key: value' line: write it as key: value, "
-            "or move it below the closing '---'")
-
-
-def _yaml_problem(header: str, first_line: int, exc: yaml.MarkedYAMLError) -> str:
-    """PyYAML's (or libyaml's) complaint in the editor's words, at the file's own line."""
-    lines = header.split("\n")
-    context, problem = exc.context or "", exc.problem or ""
-    mark = exc.problem_mark or exc.context_mark
-    if mark is None:  # never raised without one; kept for the type checker
-        return f"{problem or context} (YAML)"
-
-    def line_of(index: int) -> int:
-        return min(header.count("\n", 0, index), len(lines) - 1)
-
-    k = line_of(mark.index)
-    line, text = first_line + k, lines[k]
-    column = mark.index - (header.rfind("\n", 0, mark.index) + 1)
-    opened = exc.context_mark
-    o = line_of(opened.index) if opened else k
-    key_line = _KEY_LINE.match(text)
-    in_value = key_line is not None and column >= key_line.end("key")
-    raw_value = key_line["value"].strip() if key_line else ""
-    value = raw_value
-    if len(value) > 1 and value[0] == value[-1] and value[0] in _QUOTES:
-        value = value[1:-1]
-    example = f", e.g. {key_line['key'].strip()}: {_quoted(value)}" if key_line else ""
-    char = header[mark.index] if mark.index < len(header) else ""
-
-    if "tab" in problem or char == "\t":
-        return (f"line {line}: a tab character: header lines start at the margin and use "
-                "spaces, never tabs (replace the tab with a space)")
-    if opened and context.startswith("while parsing a flow"):
-        opener_at = max(header.rfind("[", 0, mark.index), header.rfind("{", 0, mark.index))
-        if opener_at >= 0 and "flow node" in context:  # nothing after the '[' or '{'
-            opened_line, opener = first_line + line_of(opener_at), header[opener_at]
-        else:
-            opened_line, opener = first_line + o, header[opened.index : opened.index + 1]
-        if opener in ("[", "{"):
-            closer = "]" if opener == "[" else "}"
-            kind = "the list opened with '['" if opener == "[" else "the value opened with '{'"
-            if closer not in header[opened.index :].split("\n", 1)[0]:
-                return (f"line {opened_line}: {kind} is never closed: end it with {closer!r} "
-                        f"on the same line, or quote the value if the {opener!r} is text")
-            return (f"line {line}: {kind} on line {opened_line} holds something YAML cannot "
-                    f"read: quote its items, e.g. tags: [\"a\", \"b\"]")
-    if opened and "quoted scalar" in context:
-        quote = header[opened.index]
-        if "end of stream" in problem:
-            return (f"line {first_line + o}: the quote opened with {quote!r} is never closed: "
-                    f"end the value with {quote!r} on the same line")
-        if "escape" in problem:
-            return (f"line {line}: {problem} in a double-quoted value: write a backslash as "
-                    f"'\\\\', or use single quotes{example}")
-    if "mapping values are not allowed" in problem:
-        if text[:1].isspace():
-            return _indented(line)
-        if in_value:
-            return f"line {line}: a value containing ': ' must be quoted{example}"
-        return _not_key_value(line, text.strip())
-    if context.startswith("while scanning a simple key") and opened:
-        return _not_key_value(first_line + o, lines[o].strip())
-    if context.startswith("while parsing a block mapping"):
-        if text[:1].isspace():
-            return _indented(line)
-        if text.lstrip().startswith("-"):
-            return (f"line {line}: a list item needs its key on the line above with nothing "
-                    "after the colon (tags:), or write the list as tags: [a, b]")
-        if in_value and raw_value[:1] in ('"', "'", "[", "{"):
-            closing = {"[": "']'", "{": "'}'"}.get(raw_value[0], "quote")
-            return (f"line {line}: text follows the closing {closing}: quote the whole "
-                    f"value{example}")
-        return _not_key_value(line, text.strip())
-    if in_value and (
-        "cannot start any token" in problem
-        or "undefined alias" in problem
-        or "not allowed in this context" in problem
-        or context.startswith(("while scanning an alias", "while scanning an anchor"))
-    ):
-        shown = raw_value[:1] or char
-        return f"line {line}: a value cannot start with {shown!r}: quote it{example}"
-    if not in_value and not text[:1].isspace() and not key_line:
-        return _not_key_value(line, text.strip())
-    return (f"line {line}: {problem or context} (YAML): check that line; a value holding "
-            f"punctuation can be quoted{example}")
-
-
-def _indented(line: int) -> str:
-    return (f"line {line}: this line is indented: a header line starts at the margin with "
-            "key: value (remove the leading spaces; only '- item' lines of a list under "
-            "its key are indented)")
-
-
-def _quoted(value: str) -> str:
-    """`value` as a YAML quoted scalar the writer can paste."""
-    if '"' not in value and "\\" not in value:
-        return f'"{value}"'
-    return "'" + value.replace("'", "''") + "'"
+    return not_key_value(line, text)
 
 
 def _text(value: object, fail: Any) -> str:

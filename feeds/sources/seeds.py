@@ -7,6 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
 
+from feeds.errors import SeedsUnreadable
+
 
 class SeedFile(NamedTuple):
     """A named tuple, not a dataclass: made once per file per build, 100,000 times a no-op."""
@@ -31,6 +33,7 @@ def scan(root: Path, skipped: list[tuple[str, str]] | None = None) -> Iterator[S
     that are not valid UTF-8 cannot be stored or linked, and links that cannot be followed
     (loops) cannot be read: they go to `skipped` as (name, reason) instead."""
     skipped = [] if skipped is None else skipped
+    check_folder(root)
     inside = os.path.realpath(root) + os.sep
     # A stack of open listings rather than recursive generators: every file passed up
     # through one `yield from` per level cost ~0.3 s of a no-op build at 100,000 files.
@@ -54,6 +57,26 @@ def scan(root: Path, skipped: list[tuple[str, str]] | None = None) -> Iterator[S
             yield SeedFile(prefix + name, st.st_size, st.st_mtime_ns, st.st_ino)
         else:
             stack.pop()
+
+
+def check_folder(root: Path) -> None:
+    """Raise SeedsUnreadable unless `root` is a folder this process can list: an empty scan
+    of a missing folder (a typo, an unmounted disk) would unpublish every article."""
+    try:
+        with os.scandir(root):
+            pass
+    except FileNotFoundError:
+        problem = "the seeds folder does not exist"
+    except NotADirectoryError:
+        problem = "the seeds folder is a file, not a folder"
+    except PermissionError:
+        problem = "the seeds folder cannot be read (permission denied)"
+    except OSError as exc:
+        problem = f"the seeds folder cannot be read ({exc.strerror or exc})"
+    else:
+        return
+    raise SeedsUnreadable(str(root), f"{problem}: nothing was built or unpublished (fix "
+                                     "[paths] seeds or --seeds)")
 
 
 def _listing(

@@ -94,6 +94,10 @@ class UpstreamItem:
     # an item without one is told apart only by its link, or its title and date.
     guid: str | None = None
     enclosures: tuple[Enclosure, ...] = ()  # every enclosure, attachment and media:content
+    # The link as the source wrote it, made absolute but not repaired by `uri`: what the content
+    # hash of items stored before links were repaired was computed from, so that repairing a
+    # link does not move an unchanged item's `updated` time.
+    link_as_written: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -312,6 +316,7 @@ def _xml_item(entry: Any, guid: str | None, document: _Document, *, atom: bool
         image=image,
         guid=guid,
         enclosures=enclosures,
+        link_as_written=old_link,
     )
 
 
@@ -437,6 +442,7 @@ def _json_item(raw: dict[str, Any], feed_url: str) -> UpstreamItem | None:
         image=_url(image, base) if isinstance(image, str) else None,
         guid=guid,
         enclosures=enclosures,
+        link_as_written=_absolute(written, feed_url) if written is not None else None,
     )
 
 
@@ -488,7 +494,8 @@ def _enclosures(found: Iterable[tuple[object, object, object]], base: str
     """(url, type, length) as found → enclosures with valid URIs, de-duplicated by URL."""
     enclosures: dict[str, Enclosure] = {}
     for href, kind, length in found:
-        url = _url(href, base) if isinstance(href, str) else None
+        # An empty href would resolve to the document itself: no enclosure.
+        url = _url(href, base) if isinstance(href, str) and href.strip() else None
         if url is not None and url not in enclosures:
             enclosures[url] = Enclosure(url, _media_type(kind), _length(length))
     return tuple(enclosures.values())

@@ -117,6 +117,7 @@ class SourceState:
     items_seen: int = 0
     retired: bool = False
     feed: UpstreamFeed | None = None
+    skipped: tuple[tuple[str, int], ...] = ()  # items of the last pull not republished, by why
 
 
 class Store(Protocol):
@@ -154,6 +155,12 @@ class Store(Protocol):
     # --- entries -------------------------------------------------------------------------
     def entry_record(self, key: str) -> EntryRecord | None: ...
 
+    def entry(self, key: str) -> Entry | None:
+        """The entry as stored (published or not)."""
+
+    def entry_data(self, key: str) -> str | None:
+        """The entry's stored JSON: what a pull compares a new rendering with."""
+
     def put_entry(self, row: EntryRow, *, new: bool = False) -> None:
         """Store an entry; `new`: the caller knows no entry has this key yet."""
 
@@ -183,15 +190,23 @@ class Store(Protocol):
     def tags(self, now: datetime) -> dict[str, str]:
         """Slug → name of every tag with a published entry."""
 
-    def count(self, now: datetime) -> int:
-        """Published entries."""
+    def count(self, now: datetime, *, local: bool = False) -> int:
+        """Published entries (with `local`, only those of seed files)."""
 
     def key_with_canonical(self, canonical: str) -> str | None:
         """The entry already published under this canonical link, if any."""
 
+    def in_feeds(self, key: str, now: datetime, limit: int) -> bool:
+        """Whether a published entry is among the newest `limit` of any feed it belongs to."""
+
     # --- feeds a pull changed, waiting for the next build --------------------------------
     def add_pending(self, feeds: Iterable[FeedKey]) -> None: ...
     def take_pending(self) -> set[FeedKey]: ...
+
+    def add_pending_pages(self, keys: Iterable[str]) -> None:
+        """Upstream entries whose own page the next build must write (or check)."""
+
+    def take_pending_pages(self) -> set[str]: ...
 
     # --- upstream sources ----------------------------------------------------------------
     def source(self, name: str) -> SourceState | None: ...
@@ -206,8 +221,16 @@ class Store(Protocol):
     def delete_outputs(self, paths: Iterable[str]) -> None: ...
 
 
-def open_store(location: Path) -> Store:
-    """The state at `location`."""
+def schema_version(location: Path) -> int:
+    """The schema version of the state at `location`, read without changing anything."""
+    from feeds.store.sqlite import read_version
+
+    return read_version(location)
+
+
+def open_store(location: Path, *, migrate: bool = False, wait: float = 30.0) -> Store:
+    """The state at `location`. Writers pass `migrate` (an older schema is brought up to
+    date); `wait` is how long to wait for another process's lock on it."""
     from feeds.store.sqlite import SQLiteStore
 
-    return SQLiteStore(location)
+    return SQLiteStore(location, migrate=migrate, wait=wait)

@@ -39,27 +39,33 @@ _TAG_NAME = ("SELECT t.tag_name FROM entry_tags t JOIN entries e ON e.key = t.ke
              "WHERE t.tag = ? AND e.live = 1 AND e.published <= ? LIMIT 1")
 _SELECT_SOURCES = (
     "SELECT name, url, fetch_url, etag, last_modified, next_due, last_attempt, last_success, "
-    "failures, last_status, last_error, items_seen, retired, feed FROM sources"
+    "failures, last_status, last_error, items_seen, retired, feed, skipped FROM sources"
 )
 _UPSERT_SOURCE = (
     "INSERT INTO sources (name, url, fetch_url, etag, last_modified, next_due, last_attempt, "
-    "last_success, failures, last_status, last_error, items_seen, retired, feed) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
+    "last_success, failures, last_status, last_error, items_seen, retired, feed, skipped) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
     "url = excluded.url, fetch_url = excluded.fetch_url, etag = excluded.etag, "
     "last_modified = excluded.last_modified, next_due = excluded.next_due, "
     "last_attempt = excluded.last_attempt, last_success = excluded.last_success, "
     "failures = excluded.failures, last_status = excluded.last_status, "
     "last_error = excluded.last_error, items_seen = excluded.items_seen, "
-    "retired = excluded.retired, feed = excluded.feed"
+    "retired = excluded.retired, feed = excluded.feed, skipped = excluded.skipped"
+)
+# How many published entries come before one (newer, or as new with a smaller key) in each
+# feed it is in: it is in a feed while that count is below the feed's length.
+_AHEAD = ("SELECT COUNT(*) FROM entries WHERE live = 1 AND published <= ? "
+          "AND (published > ? OR (published = ? AND key < ?))")
+_AHEAD_IN_SECTION = _AHEAD + " AND section = ?"
+_AHEAD_IN_TAG = (
+    "SELECT COUNT(*) FROM entry_tags t JOIN entries e ON e.key = t.key WHERE t.tag = ? "
+    "AND e.live = 1 AND e.published <= ? "
+    "AND (e.published > ? OR (e.published = ? AND e.key < ?))"
 )
 
 
-class SQLStore:
-    """Every query of the state; see `feeds.store.Store` for what each promises."""
-
-    # The join of a tag's entries, as the backend wants it written (SQLite: CROSS JOIN).
-    latest_sql: ClassVar[Mapping[str, str]] = _LATEST
-    tag_name_sql: ClassVar[str] = _TAG_NAME
+class _Queries:
+    """What every group of queries needs of the backend: a way to run them."""
 
     def _run(self, sql: str, args: Sequence[Any] = ()) -> Cursor:
         raise NotImplementedError
@@ -70,51 +76,13 @@ class SQLStore:
     def _count_write(self) -> None:
         """Called for every entry written (SQLite folds its log after many)."""
 
-    # --- meta ----------------------------------------------------------------------
 
-    def get_meta(self, key: str) -> str | None:
-        row = self._run("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return None if row is None else str(row[0])
+class _EntryQueries(_Queries):
+    """Entries and the feeds they make: what a build renders from."""
 
-    def delete_meta(self, key: str) -> None:
-        self._run("DELETE FROM meta WHERE key = ?", (key,))
-
-    def set_meta(self, key: str, value: str) -> None:
-        self._run(
-            "INSERT INTO meta (key, value) VALUES (?, ?) "
-            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            (key, value),
-        )
-
-    # --- files -----------------------------------------------------------------------
-
-    def iter_files(self) -> Iterator[FileRow]:
-        """Streamed: a no-op build compares 100,000 of them with the scan."""
-        for row in self._run(
-            "SELECT path, size, mtime_ns, inode, key, diagnostics FROM files ORDER BY path"
-        ):
-            yield FileRow(*row)
-
-    def file(self, path: str) -> FileRow | None:
-        row = self._run(
-            "SELECT path, size, mtime_ns, inode, key, diagnostics FROM files WHERE path = ?",
-            (path,),
-        ).fetchone()
-        return None if row is None else FileRow(*row)
-
-    def put_file(self, row: FileRow) -> None:
-        self._run(
-            "INSERT INTO files (path, size, mtime_ns, inode, key, diagnostics) "
-            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (path) DO UPDATE SET size = excluded.size, "
-            "mtime_ns = excluded.mtime_ns, inode = excluded.inode, key = excluded.key, "
-            "diagnostics = excluded.diagnostics",
-            row,
-        )
-
-    def delete_file(self, path: str) -> None:
-        self._run("DELETE FROM files WHERE path = ?", (path,))
-
-    # --- entries ---------------------------------------------------------------------
+    # The join of a tag's entries, as the backend wants it written (SQLite: CROSS JOIN).
+    latest_sql: ClassVar[Mapping[str, str]] = _LATEST
+    tag_name_sql: ClassVar[str] = _TAG_NAME
 
     def entry_record(self, key: str) -> EntryRecord | None:
         row = self._run(
@@ -128,6 +96,27 @@ class SQLStore:
             key=row[0], origin=row[1], hash=row[2], first_seen=row[3], published=row[4],
             updated=row[5], live=bool(row[6]), section=row[7], tags=tuple(json.loads(row[8])),
         )
+
+    def entry(self, key: str) -> Entry | None:
+        data = self.entry_data(key)
+        return None if data is None else entry_from_json(data)
+
+    def entry_data(self, key: str) -> str | None:
+        row = self._run("SELECT data FROM entries WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def in_feeds(self, key: str, now: datetime, limit: int) -> bool:
+        row = self._run("SELECT published, section, tags, live FROM entries WHERE key = ?",
+                        (key,)).fetchone()
+        cutoff = to_epoch(now)
+        if row is None or not row[3] or row[0] > cutoff:
+            return False
+        published, section, tags = row[0], row[1], json.loads(row[2])
+        place = (cutoff, published, published, key)
+        counts = [self._run(_AHEAD, place).fetchone()[0],
+                  self._run(_AHEAD_IN_SECTION, (*place, section)).fetchone()[0]]
+        counts += [self._run(_AHEAD_IN_TAG, (tag, *place)).fetchone()[0] for tag in tags]
+        return int(min(counts)) < limit
 
     def put_entry(self, row: EntryRow, *, new: bool = False) -> None:
         self._count_write()
@@ -224,11 +213,11 @@ class SQLStore:
                 found[slug] = row[0]
         return found
 
-    def count(self, now: datetime) -> int:
-        row = self._run(
-            "SELECT COUNT(*) FROM entries WHERE live = 1 AND published <= ?", (to_epoch(now),)
-        ).fetchone()
-        return int(row[0])
+    def count(self, now: datetime, *, local: bool = False) -> int:
+        sql = "SELECT COUNT(*) FROM entries WHERE live = 1 AND published <= ?"
+        if local:
+            sql += " AND origin LIKE 'seeds:%'"
+        return int(self._run(sql, (to_epoch(now),)).fetchone()[0])
 
     def key_with_canonical(self, canonical: str) -> str | None:
         row = self._run(
@@ -236,6 +225,56 @@ class SQLStore:
             (canonical,),
         ).fetchone()
         return None if row is None else str(row[0])
+
+
+
+class SQLStore(_EntryQueries):
+    """Every query of the state; see `feeds.store.Store` for what each promises. A backend
+    extends it with its connection (`_run`, `_run_many`) and units of work."""
+
+    # --- meta ----------------------------------------------------------------------
+
+    def get_meta(self, key: str) -> str | None:
+        row = self._run("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def delete_meta(self, key: str) -> None:
+        self._run("DELETE FROM meta WHERE key = ?", (key,))
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._run(
+            "INSERT INTO meta (key, value) VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+    # --- files -----------------------------------------------------------------------
+
+    def iter_files(self) -> Iterator[FileRow]:
+        """Streamed: a no-op build compares 100,000 of them with the scan."""
+        for row in self._run(
+            "SELECT path, size, mtime_ns, inode, key, diagnostics FROM files ORDER BY path"
+        ):
+            yield FileRow(*row)
+
+    def file(self, path: str) -> FileRow | None:
+        row = self._run(
+            "SELECT path, size, mtime_ns, inode, key, diagnostics FROM files WHERE path = ?",
+            (path,),
+        ).fetchone()
+        return None if row is None else FileRow(*row)
+
+    def put_file(self, row: FileRow) -> None:
+        self._run(
+            "INSERT INTO files (path, size, mtime_ns, inode, key, diagnostics) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (path) DO UPDATE SET size = excluded.size, "
+            "mtime_ns = excluded.mtime_ns, inode = excluded.inode, key = excluded.key, "
+            "diagnostics = excluded.diagnostics",
+            row,
+        )
+
+    def delete_file(self, path: str) -> None:
+        self._run("DELETE FROM files WHERE path = ?", (path,))
 
     # --- feeds waiting for the next build ------------------------------------------------
 
@@ -248,6 +287,13 @@ class SQLStore:
     def take_pending(self) -> set[FeedKey]:
         rows = self._run("DELETE FROM pending_feeds RETURNING feed").fetchall()
         return {FeedKey.parse(row[0]) for row in rows}
+
+    def add_pending_pages(self, keys: Iterable[str]) -> None:
+        self._run_many("INSERT INTO pending_pages (key) VALUES (?) ON CONFLICT DO NOTHING",
+                       [(key,) for key in keys])
+
+    def take_pending_pages(self) -> set[str]:
+        return {row[0] for row in self._run("DELETE FROM pending_pages RETURNING key")}
 
     # --- upstream sources -----------------------------------------------------------------
 
@@ -269,7 +315,8 @@ class SQLStore:
             _UPSERT_SOURCE,
             (state.name, state.url, state.fetch_url, state.etag, state.last_modified,
              state.next_due, state.last_attempt, state.last_success, state.failures,
-             state.last_status, state.last_error, state.items_seen, int(state.retired), feed),
+             state.last_status, state.last_error, state.items_seen, int(state.retired), feed,
+             json.dumps([list(pair) for pair in state.skipped], ensure_ascii=False)),
         )
 
     # --- outputs ---------------------------------------------------------------------
@@ -298,5 +345,5 @@ def _source(row: Sequence[Any]) -> SourceState:
         name=row[0], url=row[1], fetch_url=row[2], etag=row[3], last_modified=row[4],
         next_due=row[5], last_attempt=row[6], last_success=row[7], failures=row[8],
         last_status=row[9], last_error=row[10], items_seen=row[11], retired=bool(row[12]),
-        feed=feed,
+        feed=feed, skipped=tuple((str(why), int(count)) for why, count in json.loads(row[14])),
     )

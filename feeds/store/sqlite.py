@@ -15,13 +15,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
-from feeds.errors import StoreError
+from feeds.errors import CorruptState, StateBusy, StoreError
 from feeds.store import FileRow
 from feeds.store.sql import SQLStore
 
-SCHEMA_VERSION = 1
-
-_SCHEMA = """
+# The schema as the first release wrote it; every later change is a numbered migration below,
+# and a new state is made by running them all, so the path an old state takes is the one
+# every new state takes too.
+_BASE = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS files (
     path TEXT PRIMARY KEY,
@@ -77,6 +78,13 @@ CREATE TABLE IF NOT EXISTS sources (
     feed TEXT
 );
 """
+MIGRATIONS: dict[int, str] = {  # the schema version each one leads to → its statements
+    2: """
+ALTER TABLE sources ADD COLUMN skipped TEXT NOT NULL DEFAULT '[]';
+CREATE TABLE pending_pages (key TEXT PRIMARY KEY);
+""",
+}
+SCHEMA_VERSION = max(MIGRATIONS)
 
 
 CHECKPOINT_FROM = 1000  # entries written in one transaction; then the WAL is folded back
@@ -88,17 +96,21 @@ class SQLiteStore(SQLStore):
     # CROSS JOIN fixes SQLite's join order: walk the tag's index newest first and stop at the
     # limit (its planner otherwise scanned every entry by time: 38 ms at 100,000).
     latest_sql: ClassVar[Mapping[str, str]] = {
-        **SQLStore.latest_sql, "tag": SQLStore.latest_sql["tag"].replace(" JOIN ", " CROSS JOIN ")
+        **SQLStore.latest_sql,
+        "tag": SQLStore.latest_sql["tag"].replace(" JOIN ", " CROSS JOIN "),
     }
     tag_name_sql: ClassVar[str] = SQLStore.tag_name_sql.replace(" JOIN ", " CROSS JOIN ")
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, migrate: bool = False, wait: float = 30.0) -> None:
+        """Open the state at `path`; with `migrate`, bring an older schema up to date (only
+        writers do: a read-only command on an old schema is told to run `feeds migrate`)."""
         self.path = path
+        self.wait = wait
         self._written = 0  # entries written in the current transaction
-        try:
+        with self._translated("cannot open the state database: ", opening=True):
             if str(path) != ":memory:":
                 path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(path, isolation_level=None, timeout=30)
+            self.db = sqlite3.connect(path, isolation_level=None, timeout=wait)
             # A new state gets 16 KiB pages: an entry row (~4.6 KB of JSON) fits in one
             # instead of spilling into overflow pages (inserts ~15% faster). An existing
             # state keeps its page size.
@@ -106,16 +118,51 @@ class SQLiteStore(SQLStore):
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("PRAGMA foreign_keys=ON")
-            version = self.db.execute("PRAGMA user_version").fetchone()[0]
-            if version not in (0, SCHEMA_VERSION):
-                raise StoreError(str(path), f"unknown state schema version {version}")
-            self.db.executescript(_SCHEMA)
-            self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(str(path), f"cannot open the state database: {exc}") from exc
-        except OSError as exc:
-            raise StoreError(str(path), f"cannot open the state database: "
-                                        f"{exc.strerror or exc}") from exc
+            self.version = self._schema_version()
+            if self.version != SCHEMA_VERSION:
+                self._upgrade(migrate)
+
+    def _schema_version(self) -> int:
+        return _version_of(self.db)
+
+    def _upgrade(self, migrate: bool) -> None:
+        if self.version > SCHEMA_VERSION:
+            raise StoreError(str(self.path), f"the state's schema is version {self.version}, "
+                             f"newer than this program knows ({SCHEMA_VERSION}): run the "
+                             "newer feeds, or restore a state this version wrote")
+        if self.version and not migrate:
+            raise StoreError(str(self.path), f"the state's schema is version {self.version}; "
+                             f"this program needs {SCHEMA_VERSION}: run `feeds migrate`")
+        self.db.execute("BEGIN IMMEDIATE")  # the lock lives only as long as the migration
+        try:
+            found = self._schema_version()  # another process may have migrated meanwhile
+            if found == 1 and str(self.path) != ":memory:":
+                self._keep_copy(found)
+            if found == 0:
+                self._script(_BASE)
+                found = 1
+            for version in range(found + 1, SCHEMA_VERSION + 1):
+                self._script(MIGRATIONS[version])
+            self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        except BaseException:
+            self._rollback()
+            raise
+        self.db.execute("COMMIT")
+        self.version = SCHEMA_VERSION
+
+    def _script(self, statements: str) -> None:
+        """Several statements inside the open transaction (`executescript` would commit it)."""
+        for statement in statements.split(";"):
+            if statement.strip():
+                self.db.execute(statement)
+
+    def _keep_copy(self, version: int) -> None:
+        """A consistent copy of the state as it was, beside it: the way back
+        (docs/operations.md)."""
+        copy = self.path.with_name(f"{self.path.name}.v{version}")
+        if not copy.exists():
+            with contextlib.closing(sqlite3.connect(copy)) as target:
+                self.db.backup(target)
 
     @property
     def location(self) -> str:
@@ -126,7 +173,7 @@ class SQLiteStore(SQLStore):
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
-        with self._translated():
+        with self._translated(""):
             self.db.execute("BEGIN IMMEDIATE")
             self._written = 0
             try:
@@ -142,7 +189,7 @@ class SQLiteStore(SQLStore):
 
     @contextlib.contextmanager
     def scratch(self) -> Iterator[None]:
-        with self._translated():
+        with self._translated(""):
             self.db.execute("BEGIN IMMEDIATE")
             try:
                 yield
@@ -151,7 +198,7 @@ class SQLiteStore(SQLStore):
 
     @contextlib.contextmanager
     def snapshot(self) -> Iterator[None]:
-        with self._translated():
+        with self._translated(""):
             self.db.execute("BEGIN")
             try:
                 yield
@@ -180,12 +227,44 @@ class SQLiteStore(SQLStore):
         yield from cursor
 
     @contextlib.contextmanager
-    def _translated(self) -> Iterator[None]:
-        """The one place where `sqlite3` errors become `StoreError`."""
+    def _translated(self, doing: str, *, opening: bool = False) -> Iterator[None]:
+        """The one place where `sqlite3` errors become this package's: a busy state is
+        `StateBusy` (exit 3), a file that is no database `CorruptState`, the rest
+        `StoreError` (exit 5)."""
+        where = str(self.path)
         try:
             yield
         except sqlite3.Error as exc:
-            raise StoreError(str(self.path), _describe(exc)) from exc
+            name = getattr(exc, "sqlite_errorname", "")
+            if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+                raise StateBusy(where, f"another process holds the state locked; gave up "
+                                       f"after {self.wait:g}s (nothing written)") from exc
+            if name.startswith(("SQLITE_NOTADB", "SQLITE_CORRUPT")):
+                raise CorruptState(where, f"{doing}{exc}") from exc
+            raise StoreError(where, f"{doing}{_describe(exc)}") from exc
+        except OSError as exc:
+            if not opening:  # inside a unit of work, the caller's own errors pass through
+                raise
+            raise StoreError(where, f"{doing}{exc.strerror or exc}") from exc
+
+def read_version(path: Path) -> int:
+    """The schema version of the state at `path`, opened read-only."""
+    try:
+        with contextlib.closing(sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro",
+                                                uri=True)) as db:
+            return _version_of(db)
+    except sqlite3.Error as exc:
+        raise StoreError(str(path), f"cannot read the state's schema version: {exc}") from exc
+
+
+def _version_of(db: sqlite3.Connection) -> int:
+    version = int(db.execute("PRAGMA user_version").fetchone()[0])
+    if version == 0 and db.execute(
+        "SELECT 1 FROM sqlite_master WHERE name = 'entries'"
+    ).fetchone() is not None:
+        return 1  # the first release left states it opened read-only at user_version 0
+    return version
+
 
 def _file_row(cursor: sqlite3.Cursor, row: tuple[Any, ...]) -> FileRow:
     return FileRow(*row)
@@ -194,8 +273,6 @@ def _file_row(cursor: sqlite3.Cursor, row: tuple[Any, ...]) -> FileRow:
 def _describe(exc: sqlite3.Error) -> str:
     """What went wrong, in an operator's words when SQLite's are terse."""
     text = str(exc)
-    if "locked" in text or "busy" in text:
-        return f"{text} (another process holds the state)"
     if "readonly" in text:
         return f"{text} (the state or its folder is not writable)"
     if "disk" in text and "full" in text:
