@@ -17,6 +17,7 @@ from feedgen.feed import FeedGenerator
 from lxml import etree
 
 from feeds import __version__
+from feeds.jsonfeed import files, media_type
 from feeds.model import Entry, FeedInfo
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
@@ -77,8 +78,13 @@ def _add_entry(fg: FeedGenerator, entry: Entry) -> None:
     fe.category(term=entry.section.name)
     for tag in entry.tags:
         fe.category(term=tag.name)
-    if entry.image is not None:
-        fe.enclosure(entry.image, "0", entry.image_type or "image/jpeg")
+    enclosures = files(entry)
+    if enclosures:
+        # RSS has room for one: the first media file (jsonfeed.files). Its length and type are
+        # required; "0" is the RSS Best Practices Profile's "unknown", which the W3C validator
+        # accepts (an empty or missing length is an error there, and so is a missing type).
+        first = enclosures[0]
+        fe.enclosure(first.url, str(first.length or 0), media_type(first))
     attribution = entry.attribution
     if attribution is not None and entry.upstream is None and not attribution.feed_url:
         fe.dc.dc_source(attribution.url or attribution.name)
@@ -112,9 +118,11 @@ class _EntryExtension(BaseEntryExtension):  # type: ignore[misc]
             element.remove(old)
         _atom_link(element, href=entry.link, rel="alternate", type="text/html",
                    hreflang=entry.lang)
-        if entry.image is not None:
-            _atom_link(element, href=entry.image, rel="enclosure",
-                       type=entry.image_type or "image/jpeg")
+        for enclosure in files(entry):  # all of them; the length only when known
+            link = _atom_link(element, href=enclosure.url, rel="enclosure",
+                              type=media_type(enclosure))
+            if enclosure.length is not None:
+                link.set("length", str(enclosure.length))
         attribution = entry.attribution
         if attribution is not None and attribution.url:
             _atom_link(element, href=attribution.url, rel="via", title=attribution.name)
@@ -152,7 +160,8 @@ class _EntryExtension(BaseEntryExtension):  # type: ignore[misc]
         return element
 
 
-def _atom_link(parent: etree._Element, **attributes: str) -> None:
+def _atom_link(parent: etree._Element, **attributes: str) -> etree._Element:
     link = etree.SubElement(parent, "link")
     for name, value in attributes.items():
         link.set(name, value)
+    return link
