@@ -19,6 +19,7 @@ from feeds.config import Config, UpstreamConfig
 from feeds.entries import upstream_times
 from feeds.errors import UpstreamError
 from feeds.model import Attribution, Diagnostic, Entry, Section, UpstreamFeed
+from feeds.publish.decide import Seconds
 from feeds.republish import (
     Candidate,
     Republisher,
@@ -90,6 +91,7 @@ def pull(
     """Pull the due sources (or `names`, or all with `force`); each in its own transaction."""
     rng = rng or random.Random()  # noqa: S311 (jitter, not security)
     result = PullResult()
+    seconds = Seconds(store.published_at)  # undated items of one pull: one second each
     limits = config.fetch
     for source in config.upstream:
         if names is not None and source.name not in names:
@@ -102,7 +104,8 @@ def pull(
         if not (force or names is not None or due(state, now)):
             continue
         with store.transaction():
-            state = _pull_one(config, store, client, source, state, limits, now, rng, result)
+            state = _pull_one(config, store, client, source, state, limits, now, rng, result,
+                              seconds)
             store.put_source(state)
     return result
 
@@ -117,6 +120,7 @@ def _pull_one(
     now: datetime,
     rng: random.Random,
     result: PullResult,
+    seconds: Seconds,
 ) -> SourceState:
     state = replace(state, last_attempt=to_epoch(now))
     validators = fetcher.Validators(state.etag, state.last_modified)
@@ -155,7 +159,8 @@ def _pull_one(
         problem = f"error: could not be read ({type(exc).__name__}: {str(exc)[:200]})"
         return _failed(source, state, problem, None, now, rng, result)
     result.diagnostics.extend(parse_warnings(source.name, parsed))
-    result.new_entries += _store_items(config, store, source, parsed, now, state.fetch_url)
+    result.new_entries += _store_items(config, store, source, parsed, now, state.fetch_url,
+                                       seconds)
     result.pulled.append(source.name)
     feed = UpstreamFeed(id=parsed.id, title=parsed.title, url=answer.url, home=parsed.home,
                         updated=parsed.updated)
@@ -200,7 +205,7 @@ def _failed(
 
 def _store_items(
     config: Config, store: Store, source: UpstreamConfig, parsed: ParsedFeed, now: datetime,
-    fetch_url: str,
+    fetch_url: str, seconds: Seconds,
 ) -> int:
     """Store the items of one fetched feed; the number of new entries."""
     republisher = _republisher(config, store, source, parsed, now)
@@ -224,7 +229,8 @@ def _store_items(
             if not holder.startswith(f"upstream/{source.name}/"):
                 continue  # the same article from another source: published once
             canonical = None  # another item of this source about that article: its own entry
-        new += _store_entry(store, entry, digest, item, canonical, now, origin=source.name)
+        new += _store_entry(store, entry, digest, item, canonical, now, seconds,
+                            origin=source.name)
     return new
 
 
@@ -251,11 +257,14 @@ def _identity(store: Store, candidate: Candidate, digest: str) -> str:
 
 
 def _store_entry(store: Store, entry: Entry, digest: str, item: UpstreamItem,
-                 canonical: str | None, now: datetime, *, origin: str) -> int:
+                 canonical: str | None, now: datetime, seconds: Seconds, *, origin: str) -> int:
     """Store one entry unless the state holds it already; 1 when it is new."""
     previous = store.entry_record(entry.key)
     dated = item.published or item.updated
-    times = upstream_times(previous, None if dated is None else to_epoch(dated),
+    published = None if dated is None else to_epoch(dated)
+    if published is None and previous is None:  # first seen now, at a second of its own
+        published = seconds.unique(to_epoch(now))
+    times = upstream_times(previous, published,
                            None if item.updated is None else to_epoch(item.updated),
                            digest, to_epoch(now))
     entry = replace(entry, published=from_epoch(times.published),

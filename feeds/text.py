@@ -3,12 +3,14 @@ URIs."""
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import re
 import unicodedata
 from urllib.parse import quote, urlsplit
 
 import idna
+from anyascii import anyascii
 
 # XML 1.0 allows TAB, LF, CR, U+0020–U+D7FF, U+E000–U+FFFD, U+10000–U+10FFFF;
 # everything else (C0 controls, lone surrogates, U+FFFE/U+FFFF) is removed.
@@ -63,8 +65,27 @@ def fold(text: str) -> str:
 
 def section_slug(name: str) -> str:
     """A section's slug: `all` names the all-sections feed (its id ends in feed/all)."""
-    slug = slugify(name, fallback="section")
+    slug = name_slug(name, "section")
     return "all-1" if slug == "all" else slug
+
+
+def name_slug(name: str, fallback: str) -> str:
+    """The slug of a section or tag name. A name with Latin letters or digits keeps the slug it
+    has always had (`slugify`). One without (Arabic, Hebrew, Cyrillic, CJK) used to slug to
+    nothing, so that every such name shared one feed: it gets its transliteration (anyascii)
+    and a short hash of the name, which tells apart names that transliterate alike; the
+    `fallback` word and the hash when nothing transliterates (emoji, symbols)."""
+    slug = slugify(name, fallback="")
+    if slug:
+        return slug
+    digest = name_hash(name)
+    spelled = slugify(anyascii(name), fallback="")[:60].strip("-")
+    return f"{spelled or fallback}-{digest}"
+
+
+def name_hash(name: str) -> str:
+    """Six hex digits of the name, folded: a stable way to tell two names apart in a slug."""
+    return hashlib.sha256(fold(name).encode("utf-8", "surrogatepass")).hexdigest()[:6]
 
 
 def slugify(name: str, *, fallback: str = "untitled") -> str:

@@ -15,6 +15,9 @@ cp -p "$root"/seeds/*.txt "$root"/tests/fixtures/samples/*.txt "$work/seeds/"
 # Upstream feeds of two outlets (tests/fixtures/upstream), served on loopback and pulled.
 port=$("$root/.venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 "$root/.venv/bin/python" -m http.server "$port" --bind 127.0.0.1 --directory "$root/tests/fixtures/upstream" >/dev/null 2>&1 &
+# Feeds as real sites write them: a podcast whose episodes share one link, a daily page with
+# one anchor per post, items without a usable link, a plain-text title with markup
+# characters, and a story two sources share.
 server=$!
 trap 'kill $server 2>/dev/null' EXIT
 sleep 1
@@ -35,7 +38,26 @@ url = "http://127.0.0.1:$port/tempo.xml"
 section = "nasional"
 every = "30m"
 content = "full"
+
+[[upstream]]
+name = "siniar"
+outlet = "Siniar Kampus"
+url = "http://127.0.0.1:$port/real/podcast.xml"
+section = "kampus"
+
+[[upstream]]
+name = "catatan"
+outlet = "Catatan Harian"
+url = "http://127.0.0.1:$port/real/daily-blog.xml"
+section = "kampus"
+
+[[upstream]]
+name = "kabar-pantura"
+outlet = "Kabar Pantura"
+url = "http://127.0.0.1:$port/real/mixed.xml"
+section = "nasional"
 TOML
+sed -i 's/^items_per_feed = 50/items_per_feed = 200/' "$work/config/feeds.toml"
 "$root/.venv/bin/feeds" build --pull -c "$work/config/feeds.toml" --seeds "$work/seeds" --output "$work/out" --state "$work/state.sqlite" >/dev/null \
   || { echo "feeds build failed: nothing to judge"; exit 1; }
 feeds=$(cd "$work/out" && find . -name '*.xml' ! -name '*.opml' | sort)

@@ -39,6 +39,7 @@ FOREIGN = {
     "watchdog": "feeds/watch.py",
     "sqlite3": "feeds/store/sqlite.py",
     "idna": "feeds/text.py",
+    "anyascii": "feeds/text.py",
     "rapidfuzz": "feeds/typos.py",
 }
 SHELLS = {"feeds/cli.py", "feeds/daemon.py", "feeds/scheduler.py"}

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from feeds import entries
 from feeds.codec import entry_from_json, entry_to_json, from_epoch, to_epoch
-from feeds.model import Diagnostic, Entry, FeedKey
+from feeds.model import Diagnostic, Entry, FeedKey, Section, Tag
 from feeds.publish import decide
 from feeds.publish.books import Books
 from feeds.publish.workers import ArticleJob, Prepared, Renderer, Workers
@@ -107,6 +107,11 @@ class ArticlePass:
         jobs = [ArticleJob(str(self.seeds_folder), self.label, seed.path,
                            seed.mtime_ns // 10**9) for seed, _ in changed]
         claimed: dict[str, str] = {}  # key -> path, for the files read in this build
+        if jobs:  # what is live counts for typos and slugs: asked only when there is reading
+            rules = self.renderer.rules.with_live(
+                (Section(slug, name) for slug, name in self.store.sections(self.now).items()),
+                (Tag(slug, name) for slug, name in self.store.tags(self.now).items()))
+            self.renderer = workers.renderer = replace(self.renderer, rules=rules)
         results = workers.prepare(jobs)
         for done, ((seed, row), prepared) in enumerate(zip(changed, results, strict=True), 1):
             if self.progress is not None and done % 500 == 0:

@@ -40,8 +40,9 @@ from feeds.text import (
     fold,
     is_http_url,
     is_quotation_mark,
+    name_hash,
+    name_slug,
     section_slug,
-    slugify,
     xml_safe,
 )
 from feeds.typos import fold_name
@@ -111,6 +112,10 @@ class Rules:
     section_labels: Mapping[str, str] = field(default_factory=dict)
     # fold_name of a live section's name/slug → (its name, the section); see `with_live`
     live_sections: Mapping[str, tuple[str, Section]] = field(default_factory=dict)
+    # slug → fold_name of the section or tag name that holds it (configured or live): a new
+    # name whose slug another name holds gets a slug of its own
+    section_slugs: Mapping[str, str] = field(default_factory=dict)
+    tag_slugs: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_config(cls, config: Config) -> Rules:
@@ -141,16 +146,21 @@ class Rules:
             if o.url and (host := urlsplit(o.url).hostname):
                 outlet_map.setdefault(_bare_host(host), o)
         names = sorted({n for o in outlets for n in (o.name, *o.aliases)}, key=len, reverse=True)
-        return cls(section_map, outlet_map, tuple(names), languages, default_lang, zone, labels)
+        slugs = {s.slug: fold_name(s.name) for s in sections}
+        return cls(section_map, outlet_map, tuple(names), languages, default_lang, zone, labels,
+                   section_slugs=slugs)
 
-    def with_live(self, sections: Iterable[Section]) -> Rules:
-        """These rules, knowing `sections` (slug, name) as live: the state's sections."""
+    def with_live(self, sections: Iterable[Section], tags: Iterable[Tag] = ()) -> Rules:
+        """These rules, knowing `sections` and `tags` (slug, name) as live: the state's."""
         live: dict[str, tuple[str, Section]] = {}
+        slugs = dict(self.section_slugs)
         for s in sections:
+            slugs.setdefault(s.slug, fold_name(s.name))
             for label in (s.name, s.slug):
                 if key := fold_name(label):
                     live.setdefault(key, (s.name, s))
-        return replace(self, live_sections=live)
+        tag_slugs = {t.slug: fold_name(t.name) for t in tags}
+        return replace(self, live_sections=live, section_slugs=slugs, tag_slugs=tag_slugs)
 
 
 def parse(path: str, data: bytes, rules: Rules) -> tuple[Article, list[Diagnostic]]:
@@ -368,7 +378,8 @@ def _header_value(key: str, value: object, rules: Rules, fail: Any) -> object:
             return names
         tags: dict[str, Tag] = {}
         for name in names:
-            tags.setdefault(slugify(name), Tag(slugify(name), name))
+            slug = _own_slug(name_slug(name, "tag"), name, rules.tag_slugs)
+            tags.setdefault(slug, Tag(slug, name))
         return tuple(tags.values())
     text = _text(value, fail).strip()
     if key == "id":
@@ -490,11 +501,22 @@ def _section(
         if meant is not None:
             number = next(i for i in range(body_start, len(raw_lines)) if raw_lines[i].strip())
             raise ArticleError(path, _section_typo(line, number + 1, meant, rules))
-    section = Section(section_slug(line), line)
+    live = rules.live_sections.get(key)
+    slug = live[1].slug if live is not None else section_slug(line)
+    section = Section(_own_slug(slug, line, rules.section_slugs), line)
     diagnostics.append(
         Diagnostic("notice", path, f"unknown section {line!r}: created as {section.slug!r}")
     )
     return section
+
+
+def _own_slug(slug: str, name: str, holders: Mapping[str, str]) -> str:
+    """`slug`, unless another name (different once folded) holds it: then a slug of its own,
+    so that two names never share one feed."""
+    holder = holders.get(slug)
+    if holder is None or holder == fold_name(name):
+        return slug
+    return f"{slug}-{name_hash(name)}"
 
 
 def _section_typo(line: str, number: int, meant: str, rules: Rules) -> str:
