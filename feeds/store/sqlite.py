@@ -118,9 +118,13 @@ class SQLiteStore(SQLStore):
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("PRAGMA foreign_keys=ON")
-            self.version = self._schema_version()
-            if self.version != SCHEMA_VERSION:
-                self._upgrade(migrate)
+            try:
+                self.version = self._schema_version()
+                if self.version != SCHEMA_VERSION:
+                    self._upgrade(migrate)
+            except BaseException:
+                self.db.close()  # a refused state is left exactly as it was
+                raise
 
     def _schema_version(self) -> int:
         return _version_of(self.db)
@@ -133,11 +137,13 @@ class SQLiteStore(SQLStore):
         if self.version and not migrate:
             raise StoreError(str(self.path), f"the state's schema is version {self.version}; "
                              f"this program needs {SCHEMA_VERSION}: run `feeds migrate`")
+        if self.version == 1 and str(self.path) != ":memory:":
+            # Before the write lock: SQLite's backup cannot read what its own connection is
+            # writing (it would wait forever).
+            self._keep_copy(self.version)
         self.db.execute("BEGIN IMMEDIATE")  # the lock lives only as long as the migration
         try:
             found = self._schema_version()  # another process may have migrated meanwhile
-            if found == 1 and str(self.path) != ":memory:":
-                self._keep_copy(found)
             if found == 0:
                 self._script(_BASE)
                 found = 1
