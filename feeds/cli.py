@@ -19,7 +19,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from feeds import __version__, config, publish
-from feeds.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CorruptState, FeedsError, SafetyStop
+from feeds.errors import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    CorruptState,
+    FeedsError,
+    SafetyStop,
+    UsageError,
+)
 from feeds.lock import writer_lock
 from feeds.model import Diagnostic, FeedFormat, FeedKey
 from feeds.output import open_output
@@ -45,10 +53,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                "sources": _sources, "run": _run, "serve": _serve,
                "migrate": _migrate}[args.command]
     try:
-        cfg, notes = config.load(
-            Path(args.config), seeds=_path(args.seeds), output=_path(args.output),
-            state=_path(args.state),
-        )
+        cfg, notes = config.load(Path(args.config), seeds=args.seeds, output=args.output,
+                                 state=args.state)
         for note in notes:
             _say(note)
         return handler(cfg, args)
@@ -62,8 +68,10 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("-c", "--config", default="config/feeds.toml",
                         help="config file (default: config/feeds.toml)")
     common.add_argument("--seeds", help="article folder (overrides [paths] seeds)")
-    common.add_argument("--output", help="output folder (overrides [paths] output)")
-    common.add_argument("--state", help="state database (overrides [paths] state)")
+    common.add_argument("--output", help="output folder or s3://BUCKET/PREFIX/ "
+                        "(overrides [paths] output)")
+    common.add_argument("--state", help="state database file or postgresql:// URL "
+                        "(overrides [paths] state)")
 
     parser = argparse.ArgumentParser(
         prog="feeds", description="The newsroom's feed publisher."
@@ -95,14 +103,13 @@ def _parser() -> argparse.ArgumentParser:
                         help="create the state, or bring its schema up to date, and nothing else")
     run = commands.add_parser("run", parents=[common],
                               help="daemon: rebuild and pull on their schedules")
-    run.add_argument("--bind", metavar="HOST:PORT", help="also serve output/ over HTTP")
+    run.add_argument("--bind", metavar="HOST:PORT",
+                     help="also serve output/, /healthz and /metrics over HTTP")
+    run.add_argument("--role", choices=["pull", "build", "all"], default="all",
+                     help="pull upstream sources, build, or both (default: all)")
     serve = commands.add_parser("serve", parents=[common], help="serve output/ over HTTP")
     serve.add_argument("--bind", metavar="HOST:PORT", help="default: [serve] bind")
     return parser
-
-
-def _path(value: str | None) -> Path | None:
-    return None if value is None else Path(value)
 
 
 def _say(diagnostic: Diagnostic, stream: TextIO | None = None) -> None:
@@ -131,16 +138,16 @@ def _open_store(cfg: config.Config, *, create: bool) -> Store:
     migrate; writers make a missing one, migrate an old one, and move aside one that is not a
     database (never one that is only busy or newer: that is exit 3 or 5)."""
     path = cfg.paths.state
-    if not path.exists():
-        if not create:
-            return open_store(Path(":memory:"))
-        _say(Diagnostic("notice", str(path), "no state yet: built from seeds/ (entry ids from "
-                        "file names; publication times from header dates, else file times)"))
-        return open_store(path, migrate=True, wait=cfg.lock_wait)
     try:
+        if schema_version(path) is None:
+            if not create:
+                return open_store(Path(":memory:"))
+            _say(Diagnostic("notice", str(path), "no state yet: built from seeds/ (entry ids "
+                            "from file names; publication times from header dates, else file "
+                            "times)"))
         return open_store(path, migrate=create, wait=cfg.lock_wait)
     except CorruptState as exc:
-        if not create:
+        if not create or not isinstance(path, Path):
             raise
         from feeds.store.sqlite import move_aside
 
@@ -168,9 +175,10 @@ def _run_pull(cfg: config.Config, store: Store, names: tuple[str, ...] | None, f
     for diagnostic in result.diagnostics:
         _say(diagnostic)
     failed = f": {', '.join(result.failed)}" if result.failed else ""
+    busy = f"; {len(result.busy)} held by another process" if result.busy else ""
     print(f"pulled {len(result.pulled)} source(s), {result.new_entries} new entries; "
-          f"{len(result.failed)} failed{failed}")
-    return len(result.failed)
+          f"{len(result.failed)} failed{failed}{busy}")
+    return len(result.failed) + len(result.refused)
 
 
 def _pull(cfg: config.Config, args: argparse.Namespace) -> int:
@@ -210,7 +218,7 @@ def _build(cfg: config.Config, args: argparse.Namespace) -> int:
         try:
             if args.pull:
                 failed = _run_pull(cfg, store, None, force=False)
-            output = open_output(cfg.paths.output)
+            output = open_output(cfg.paths.output, store=store, s3=cfg.s3)
             progress = _progress if sys.stderr.isatty() else None
             try:
                 result = publish.build(cfg, store, _now(), output=output, full=args.full,
@@ -235,12 +243,11 @@ def _build(cfg: config.Config, args: argparse.Namespace) -> int:
             for problem in fetch.ping_hub(hub, cfg.websub_hub, feeds):
                 _say(Diagnostic("warning", cfg.websub_hub, f"WebSub ping failed: {problem}"))
     out = cfg.paths.output
-    print(
-        f"{result.published} entries published; {len(result.changed)} file(s) changed; "
-        f"{result.errors} error(s).\nFeeds are in {out}/ "
-        f"(all sections: {out / 'rss.xml'}, {out / 'atom.xml'}, {out / 'feed.json'}; "
-        f"index: {out / 'index.html'})"
-    )
+    where = (f"{out}/ (all sections: {out / 'rss.xml'}, {out / 'atom.xml'}, "
+             f"{out / 'feed.json'}; index: {out / 'index.html'})" if isinstance(out, Path)
+             else f"{out} (served at {cfg.site.base_url})")
+    print(f"{result.published} entries published; {len(result.changed)} file(s) changed; "
+          f"{result.errors} error(s).\nFeeds are in {where}")
     if result.next_due is not None:
         print(f"next held-back article is due at {result.next_due.isoformat()}")
     return EXIT_FAILED if result.errors or failed else EXIT_OK
@@ -250,23 +257,41 @@ def _progress(done: int, total: int) -> None:
     print(f"\rreading articles: {done}/{total}", end="", file=sys.stderr, flush=True)
 
 
+def _bind(text: str, where: str) -> tuple[str, int]:
+    """`--bind` is read exactly like `[serve] bind`; a malformed one is exit 2."""
+    try:
+        return config.parse_bind(text)
+    except ValueError as exc:
+        raise UsageError(where, str(exc)) from None
+
+
 def _run(cfg: config.Config, args: argparse.Namespace) -> int:
     from feeds import daemon
 
+    bind = None
+    if args.bind is not None:
+        bind = (*_bind(args.bind, "--bind"), "option")
+
+    def load() -> tuple[config.Config, list[Diagnostic]]:
+        return config.load(Path(args.config), seeds=args.seeds, output=args.output,
+                           state=args.state)
+
     with _client(cfg) as client:
-        return daemon.run(cfg, client, args.bind)
+        return daemon.run(load, cfg, client, bind, args.role)
 
 
 def _serve(cfg: config.Config, args: argparse.Namespace) -> int:
     from feeds import daemon
 
-    return daemon.serve(cfg, args.bind or cfg.serve_bind)
+    if args.bind is not None:
+        return daemon.serve(cfg, _bind(args.bind, "--bind"))
+    return daemon.serve(cfg, _bind(cfg.serve_bind, f"{cfg.path}: serve.bind"))
 
 
 def _migrate(cfg: config.Config, args: argparse.Namespace) -> int:
     """For deploy scripts: what `build`, `pull` and `run` do first, on its own."""
     path = cfg.paths.state
-    before = schema_version(path) if path.exists() else None
+    before = schema_version(path)
     store = open_store(path, migrate=True, wait=cfg.lock_wait)
     store.close()
     after = schema_version(path)
@@ -274,9 +299,11 @@ def _migrate(cfg: config.Config, args: argparse.Namespace) -> int:
         print(f"{path}: new state, schema version {after}")
     elif before == after:
         print(f"{path}: schema version {after}, up to date")
-    else:
+    elif isinstance(path, Path):
         print(f"{path}: migrated from schema version {before} to {after} "
               f"(the version-{before} state is kept as {path.name}.v{before})")
+    else:
+        print(f"{path}: migrated from schema version {before} to {after}")
     return EXIT_OK
 
 

@@ -72,10 +72,60 @@ class Site:
 
 
 @dataclass(frozen=True, slots=True)
+class PostgresURL:
+    """A state in PostgreSQL: a libpq URL (its password, if any, is never shown)."""
+
+    url: str
+
+    def __str__(self) -> str:
+        return redact(self.url)
+
+
+@dataclass(frozen=True, slots=True)
+class S3URL:
+    """An output in S3-compatible object storage: a bucket and a key prefix ('' or 'a/b/')."""
+
+    bucket: str
+    prefix: str = ""
+
+    def __str__(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}"
+
+
+@dataclass(frozen=True, slots=True)
 class Paths:
     seeds: Path
-    output: Path
-    state: Path
+    output: Path | S3URL
+    state: Path | PostgresURL
+
+
+def redact(url: str) -> str:
+    """`url` with the password of its user info, if any, replaced by `***`."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    authority, slash, tail = rest.partition("/")
+    userinfo, at, host = authority.rpartition("@")
+    if not at or ":" not in userinfo:
+        return url
+    user = userinfo.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}{slash}{tail}"
+
+
+def state_location(text: str, root: Path) -> Path | PostgresURL:
+    """A `postgresql://` URL is recognised before any path handling; else a path."""
+    if text.startswith(("postgresql://", "postgres://")):
+        return PostgresURL(text)
+    return (root / text).resolve()
+
+
+def output_location(text: str, root: Path) -> Path | S3URL:
+    """An `s3://bucket/prefix/` URL is recognised before any path handling; else a path."""
+    if text.startswith("s3://"):
+        bucket, _, prefix = text.removeprefix("s3://").partition("/")
+        prefix = prefix.strip("/")
+        return S3URL(bucket, f"{prefix}/" if prefix else "")
+    return (root / text).resolve()
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +136,27 @@ class FetchConfig:
     timeout: float = 30.0  # seconds for a whole fetch, redirects included
     max_bytes: int = 10 * 1024 * 1024
     min_every: int = MIN_POLL_SECONDS
+    concurrency: int = 16  # sources fetched at once by one process
+    per_host: int = 2  # requests in flight to one host from one process
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterConfig:
+    """`[cluster]`: leases on a shared (PostgreSQL) state."""
+
+    lease: int = 120  # seconds a claimed source or the build is held before another may take it
+    poll: int = 5  # seconds between a daemon's looks for due work
+    pull_log_days: int = 7
+
+
+@dataclass(frozen=True, slots=True)
+class S3Config:
+    """`[s3]`: an s3:// output; credentials come from the AWS environment, never from here."""
+
+    endpoint_url: str = ""  # empty: AWS
+    region: str = ""
+    concurrency: int = 16
+    precompressed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +194,8 @@ class Config:
     upstream: tuple[UpstreamConfig, ...]
     fetch: FetchConfig
     safety: Safety
+    cluster: ClusterConfig
+    s3: S3Config
     rebuild_every: int
     lock_wait: int
     serve_bind: str
@@ -138,11 +211,12 @@ def project_root(config_path: Path) -> Path:
 def load(
     path: Path,
     *,
-    seeds: Path | None = None,
-    output: Path | None = None,
-    state: Path | None = None,
+    seeds: str | Path | None = None,
+    output: str | Path | None = None,
+    state: str | Path | None = None,
 ) -> tuple[Config, list[Diagnostic]]:
-    """Read and validate the config file; command-line path overrides win over `[paths]`."""
+    """Read and validate the config file; command-line path overrides win over `[paths]`
+    (relative ones resolve against the current folder; URLs are recognised first)."""
     where = str(path)
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -153,8 +227,13 @@ def load(
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(where, f"not valid TOML: {exc}") from exc
     reader = _Reader(where)
-    config = _config(reader, raw, path, seeds=seeds, output=output, state=state)
+    config = _config(reader, raw, path, seeds=_text(seeds), output=_text(output),
+                     state=_text(state))
     return config, reader.diagnostics
+
+
+def _text(value: str | Path | None) -> str | None:
+    return None if value is None else str(value)
 
 
 class _Reader:
@@ -231,12 +310,12 @@ def _config(
     raw: Mapping[str, Any],
     path: Path,
     *,
-    seeds: Path | None,
-    output: Path | None,
-    state: Path | None,
+    seeds: str | None,
+    output: str | None,
+    state: str | None,
 ) -> Config:
-    known = {"site", "paths", "sections", "outlets", "upstream", "fetch", "safety", "schedule",
-             "serve", "websub"}
+    known = {"site", "paths", "sections", "outlets", "upstream", "fetch", "safety", "cluster",
+             "s3", "schedule", "serve", "websub"}
     for name in sorted(set(raw) - known):
         r.diagnostics.append(
             Diagnostic("warning", r.where, f"unknown key {name} (ignored)")
@@ -261,6 +340,8 @@ def _config(
         upstream=upstream,
         fetch=fetch,
         safety=_safety(r, raw),
+        cluster=_cluster(r, raw),
+        s3=_s3(r, raw),
         rebuild_every=r.duration(schedule, "schedule", "rebuild_every", "5m"),
         lock_wait=r.duration(schedule, "schedule", "lock_wait", "60s"),
         serve_bind=r.get(serve, "serve", "bind", str, "127.0.0.1:8080", _check_bind),
@@ -323,24 +404,29 @@ def _paths(
     raw: Mapping[str, Any],
     root: Path,
     *,
-    seeds: Path | None,
-    output: Path | None,
-    state: Path | None,
+    seeds: str | None,
+    output: str | None,
+    state: str | None,
 ) -> Paths:
     t = r.table(raw.get("paths", {}), "paths", {"seeds", "output", "state"})
 
-    def resolve(name: str, default: str, override: Path | None) -> Path:
+    def value(name: str, default: str, override: str | None) -> tuple[str, Path]:
+        """The setting, and what relative paths resolve against (the current folder for a
+        command-line override, the project for the config file's)."""
         if override is not None:
-            return override.resolve()
-        value = r.get(t, "paths", name, str, default, _check_nonempty)
-        return (root / value).resolve()
+            return override, Path.cwd()
+        return r.get(t, "paths", name, str, default, _check_nonempty), root
 
+    seeds_text, seeds_root = value("seeds", "seeds", seeds)
     paths = Paths(
-        seeds=resolve("seeds", "seeds", seeds),
-        output=resolve("output", "output", output),
-        state=resolve("state", "state/feeds.sqlite", state),
+        seeds=(seeds_root / seeds_text).resolve(),
+        output=output_location(*value("output", "output", output)),
+        state=state_location(*value("state", "state/feeds.sqlite", state)),
     )
-    if paths.state.is_relative_to(paths.output):
+    if isinstance(paths.output, S3URL) and not paths.output.bucket:
+        raise r.fail("paths.output", "an s3:// output needs a bucket: s3://BUCKET/PREFIX/")
+    if (isinstance(paths.state, Path) and isinstance(paths.output, Path)
+            and paths.state.is_relative_to(paths.output)):
         raise r.fail("paths.state", "must not be inside the output folder (it is served)")
     return paths
 
@@ -387,7 +473,8 @@ def _outlets(
 
 def _fetch(
     r: _Reader, raw: Mapping[str, Any]) -> FetchConfig:
-    known = {"allow_private_networks", "timeout", "max_bytes", "min_every"}
+    known = {"allow_private_networks", "timeout", "max_bytes", "min_every", "concurrency",
+             "per_host"}
     t = r.table(raw.get("fetch", {}), "fetch", known)
     default = FetchConfig()
     return FetchConfig(
@@ -397,6 +484,36 @@ def _fetch(
         max_bytes=r.get(t, "fetch", "max_bytes", int, default.max_bytes,
                            _check_positive),
         min_every=r.duration(t, "fetch", "min_every", f"{default.min_every}s"),
+        concurrency=r.get(t, "fetch", "concurrency", int, default.concurrency, _check_count),
+        per_host=r.get(t, "fetch", "per_host", int, default.per_host, _check_count),
+    )
+
+
+def _cluster(r: _Reader, raw: Mapping[str, Any]) -> ClusterConfig:
+    t = r.table(raw.get("cluster", {}), "cluster", {"lease", "poll", "pull_log_days"})
+    default = ClusterConfig()
+    return ClusterConfig(
+        lease=r.duration(t, "cluster", "lease", f"{default.lease}s"),
+        poll=r.duration(t, "cluster", "poll", f"{default.poll}s"),
+        pull_log_days=r.get(t, "cluster", "pull_log_days", int, default.pull_log_days,
+                            _check_count),
+    )
+
+
+def _s3(r: _Reader, raw: Mapping[str, Any]) -> S3Config:
+    known = {"endpoint_url", "region", "concurrency", "precompressed"}
+    t = r.table(raw.get("s3", {}), "s3", known)
+    for secret in ("aws_access_key_id", "aws_secret_access_key", "access_key", "secret_key"):
+        if secret in t:  # never here: a config file is copied, versioned, read by many
+            raise r.fail(f"s3.{secret}", "credentials are never read from the config: set "
+                         "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or an AWS profile)")
+    default = S3Config()
+    return S3Config(
+        endpoint_url=r.get(t, "s3", "endpoint_url", str, default.endpoint_url,
+                           _check_optional_url),
+        region=r.get(t, "s3", "region", str, default.region),
+        concurrency=r.get(t, "s3", "concurrency", int, default.concurrency, _check_count),
+        precompressed=r.get(t, "s3", "precompressed", bool, default.precompressed),
     )
 
 def _upstream(
@@ -485,6 +602,10 @@ def _check_id_prefix(value: str) -> str | None:
     return None
 
 
+def _check_count(value: int) -> str | None:
+    return None if 1 <= value <= 1000 else f"must be between 1 and 1000, not {value}"
+
+
 def _check_items(value: int) -> str | None:
     return None if 1 <= value <= 1000 else f"must be between 1 and 1000, not {value}"
 
@@ -501,10 +622,33 @@ def _check_slug(value: str) -> str | None:
     return None
 
 
+def parse_bind(value: str) -> tuple[str, int]:
+    """`HOST:PORT` → (host, port): a host name, an IPv4 address or an IPv6 one in brackets,
+    and a port 1–65535. ValueError says what is wrong (an empty host would bind every
+    interface: never by accident)."""
+    host, sep, port = value.strip().rpartition(":")
+    if not sep:
+        raise ValueError(f"must be HOST:PORT with a port, e.g. 127.0.0.1:8080, not {value!r}")
+    if not host:
+        raise ValueError(f"needs a host before the port (an empty host would listen on every "
+                         f"interface; write 0.0.0.0:{port} to mean that), not {value!r}")
+    if host.startswith("["):
+        if not host.endswith("]") or ":" not in host:
+            raise ValueError(f"an IPv6 host goes in brackets, e.g. [::1]:8080, not {value!r}")
+        host = host[1:-1]
+    elif ":" in host:
+        raise ValueError(f"an IPv6 host goes in brackets, e.g. [::1]:8080, not {value!r}")
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"the port must be a number from 1 to 65535, not {port!r}")
+    return host, int(port)
+
+
 def _check_bind(value: str) -> str | None:
-    host, sep, port = value.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        return f"must be HOST:PORT, not {value!r}"
+    try:
+        parse_bind(value)
+    except ValueError as exc:
+        return str(exc)
+    return None
     return None
 
 

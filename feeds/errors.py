@@ -8,7 +8,8 @@
     │   ├── SeedsUnreadable  the seeds folder is missing, not a folder, or unreadable
     │   └── UnknownFeed  `feeds export --feed` names no feed
     ├── LockHeld         another writer holds the lock                3  (nothing written)
-    │   └── StateBusy    another process holds the state locked
+    │   ├── StateBusy    another process holds the state locked
+    │   └── LeaseLost    another daemon took the build over
     ├── SafetyStop       the build would unpublish too much           4  (nothing written)
     └── ResourceError    the state or the output cannot be used       5  (nothing written)
         ├── StoreError   the state database: unreadable, unwritable, from a newer version
@@ -84,6 +85,16 @@ class LockHeld(FeedsError):
 
 class StateBusy(LockHeld):
     """Another process holds the state database locked past the wait."""
+
+
+class LeaseLost(LockHeld):
+    """A daemon lost its build lease mid-build (it stalled past it): it writes nothing more."""
+
+
+class BindError(FeedsError):
+    """The address to serve on cannot be bound (in use, not ours)."""
+
+    exit_status = EXIT_RESOURCE
 
 
 class SafetyStop(FeedsError):

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from feeds.config import PostgresURL
 from feeds.errors import LockHeld
 
 POLL = 0.1
@@ -25,9 +26,14 @@ def lock_path(state: Path) -> Path:
 
 @contextlib.contextmanager
 def writer_lock(
-    state: Path, *, wait: float, clock: Callable[[], float] = time.monotonic
+    state: Path | PostgresURL, *, wait: float, clock: Callable[[], float] = time.monotonic
 ) -> Iterator[None]:
-    """Hold the writer lock of the state at `state` for the block; wait at most `wait` seconds."""
+    """Hold the writer lock of the state at `state` for the block; wait at most `wait` seconds.
+    A PostgreSQL state needs none: its leases and transactions order its writers, whatever
+    machine they run on."""
+    if isinstance(state, PostgresURL):
+        yield
+        return
     path = lock_path(state)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)

@@ -1,43 +1,49 @@
-"""Pull upstream sources into the state: due → fetch → parse → filter → normalize → store.
+"""Pull upstream sources into the state: claim the due ones, fetch them concurrently and politely,
+store the results in batches.
 
-Already-published entries are never removed here: a source that fails, or
-that drops an item from its feed, leaves what was published in place until
-it ages out of `items_per_feed`. Each source's health and next due time are
-stored, so a restart does not re-poll everything.
+A round makes a row for every configured source, then claims waves of due
+ones (`Store.claim_sources`: each source is held by one process at a time,
+under a lease on the database's clock, so that many daemons share one
+state), fetches them on a thread pool (`[fetch] concurrency` at once, at
+most `[fetch] per_host` in flight to one host), parses each in its fetch
+thread, and stores finished results in batches, one unit of work each. A
+result is stored only while its claim still holds: a process that stalled
+past its lease has its result refused, and every stored pull is logged once
+per (source, due time). Already-published entries are never removed here: a
+source that fails, or drops an item, leaves what was published in place
+until it ages out of `items_per_feed`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import random
-from dataclasses import dataclass, field, replace
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
-from feeds import lang
+from feeds import ingest, polling
 from feeds.codec import from_epoch, to_epoch
 from feeds.config import Config, UpstreamConfig
-from feeds.entries import upstream_times
 from feeds.errors import UpstreamError
-from feeds.model import Attribution, Diagnostic, Entry, Section, UpstreamFeed
+from feeds.model import Diagnostic
 from feeds.publish.decide import Seconds
-from feeds.republish import (
-    Candidate,
-    Republisher,
-    article_link,
-    candidates,
-    matches,
-)
-from feeds.sanitize import text_only
-from feeds.site import identity
 from feeds.sources import fetch as fetcher
-from feeds.sources.upstream import ParsedFeed, UpstreamItem, parse_feed
-from feeds.store import EntryRow, SourceState, Store
+from feeds.sources.upstream import parse_feed
+from feeds.store import Claim, SourceState, Store
 
 if TYPE_CHECKING:
     import httpx
 
-MAX_BACKOFF = 86400  # a day
-JITTER = 0.1
+BATCH = 25  # results stored in one unit of work
+HISTORY = 3  # stored pulls `feeds sources` shows per source
 
 
 @dataclass
@@ -46,36 +52,14 @@ class PullResult:
     pulled: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     new_entries: int = 0
+    busy: list[str] = field(default_factory=list)  # asked for, but another process holds them
+    refused: list[str] = field(default_factory=list)  # fetched, but the claim ran out first
 
 
-# --- pure scheduling ---------------------------------------------------------------------
-
-
-def due(state: SourceState | None, now: datetime) -> bool:
-    if state is None:
-        return True
-    return not state.retired and state.next_due <= to_epoch(now)
-
-
-def next_after_success(
-    every: int, max_age: int | None, now: datetime, rng: random.Random
-) -> int:
-    """Poll again after `every` (or later, if the upstream's Cache-Control asks), with jitter."""
-    interval = max(every, max_age or 0)
-    return to_epoch(now) + round(interval * (1 + rng.uniform(0, JITTER)))
-
-
-def next_after_failure(
-    every: int, failures: int, retry_after: float | None, now: datetime, rng: random.Random
-) -> int:
-    """Exponential backoff with jitter, capped at a day; never sooner than Retry-After."""
-    ceiling: int = min(every * 2 ** min(failures, 20), MAX_BACKOFF)
-    backoff = round(ceiling * (1 + rng.uniform(-JITTER, JITTER)))
-    # Retry-After may ask for longer than a day; a week is the most we honour.
-    return to_epoch(now) + min(max(backoff, round(retry_after or 0)), 7 * MAX_BACKOFF)
-
-
-# --- the pull ----------------------------------------------------------------------------
+def new_owner() -> str:
+    """A random owner id for one process's claims (never the host name: two processes on one
+    host, or a restarted one, must not pass for each other)."""
+    return uuid.uuid4().hex[:16]
 
 
 def pull(
@@ -84,240 +68,196 @@ def pull(
     client: httpx.Client,
     now: datetime,
     *,
-    names: tuple[str, ...] | None = None,
+    names: Iterable[str] | None = None,
     force: bool = False,
     rng: random.Random | None = None,
+    owner: str | None = None,
+    storing: Callable[[], AbstractContextManager[object]] = contextlib.nullcontext,
+    on_fetch: Callable[[str, float, str], None] | None = None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> PullResult:
-    """Pull the due sources (or `names`, or all with `force`); each in its own transaction."""
-    rng = rng or random.Random()  # noqa: S311 (jitter, not security)
-    result = PullResult()
-    seconds = Seconds(store.published_at)  # undated items of one pull: one second each
-    limits = config.fetch
-    for source in config.upstream:
-        if names is not None and source.name not in names:
-            continue
-        state = store.source(source.name)
-        if state is None or state.url != source.url:
-            state = SourceState(name=source.name, url=source.url, fetch_url=source.url)
-        if state.retired and names is None:
-            continue
-        if not (force or names is not None or due(state, now)):
-            continue
-        with store.transaction():
-            state = _pull_one(config, store, client, source, state, limits, now, rng, result,
-                              seconds)
-            store.put_source(state)
-    return result
+    """Pull the due sources (or `names`, due or not, or all with `force`). `storing` wraps
+    each batch's unit of work (the daemon takes the writer lock there); `on_fetch(source,
+    seconds, status)` hears of every fetch (the daemon's metrics)."""
+    wanted = [s for s in config.upstream if names is None or s.name in set(names)]
+    round_ = _Round(config, store, client, now, rng or random.Random(),  # noqa: S311 (jitter)
+                    owner or new_owner(), storing, on_fetch, clock)
+    return round_.run(wanted, due_only=names is None and not force, retired=names is not None)
 
 
-def _pull_one(
-    config: Config,
-    store: Store,
-    client: httpx.Client,
-    source: UpstreamConfig,
-    state: SourceState,
-    limits: fetcher.Limits,
-    now: datetime,
-    rng: random.Random,
-    result: PullResult,
-    seconds: Seconds,
-) -> SourceState:
-    state = replace(state, last_attempt=to_epoch(now))
-    validators = fetcher.Validators(state.etag, state.last_modified)
-    try:
-        answer = fetcher.fetch(client, state.fetch_url, validators, limits, now=now)
-    except UpstreamError as exc:
-        return _failed(source, state, f"error: {exc.message}", None, now, rng, result)
-    if answer.permanent_url is not None:
-        result.diagnostics.append(Diagnostic(
-            "notice", source.name, f"moved permanently to {answer.permanent_url}; polling there"
-        ))
-        state = replace(state, fetch_url=answer.permanent_url)
-    status = answer.status
-    if status == 410:
-        result.failed.append(source.name)
-        result.diagnostics.append(Diagnostic(
-            "error", source.name,
-            "410 Gone: source retired, not polled again (its published entries stay); "
-            "remove it from the config",
-        ))
-        return replace(state, retired=True, last_status="410", last_error="gone",
-                       failures=state.failures + 1)
-    if status == 304:
-        result.pulled.append(source.name)
-        return replace(
-            state, last_success=to_epoch(now), failures=0, last_status="304", last_error="",
-            next_due=next_after_success(source.every, answer.max_age, now, rng),
-        )
-    if status != 200 or answer.body is None:
-        return _failed(source, state, f"HTTP {status}", answer.retry_after, now, rng, result)
-    try:
-        parsed = parse_feed(answer.body, answer.url, answer.content_type)
-    except UpstreamError as exc:
-        return _failed(source, state, f"error: {exc.message}", None, now, rng, result)
-    except Exception as exc:  # a stranger's bytes must fail this source only, not the pull
-        problem = f"error: could not be read ({type(exc).__name__}: {str(exc)[:200]})"
-        return _failed(source, state, problem, None, now, rng, result)
-    result.diagnostics.extend(parse_warnings(source.name, parsed))
-    result.new_entries += _store_items(config, store, source, parsed, now, state.fetch_url,
-                                       seconds)
-    result.pulled.append(source.name)
-    feed = UpstreamFeed(id=parsed.id, title=parsed.title, url=answer.url, home=parsed.home,
-                        updated=parsed.updated)
-    return replace(
-        state, etag=answer.validators.etag, last_modified=answer.validators.last_modified,
-        last_success=to_epoch(now), failures=0, last_status="200", last_error="",
-        items_seen=len(parsed.items), feed=feed, skipped=parsed.skipped,
-        next_due=next_after_success(source.every, answer.max_age, now, rng),
-    )
+class _Hosts:
+    """At most `per_host` requests in flight to one host from this process."""
+
+    def __init__(self, per_host: int) -> None:
+        self.per_host = per_host
+        self._lock = threading.Lock()
+        self._slots: dict[str, threading.BoundedSemaphore] = {}
+
+    @contextlib.contextmanager
+    def slot(self, url: str) -> Iterator[None]:
+        host = (urlsplit(url).hostname or "").lower()
+        with self._lock:
+            semaphore = self._slots.setdefault(host, threading.BoundedSemaphore(self.per_host))
+        with semaphore:
+            yield
 
 
-def parse_warnings(name: str, parsed: ParsedFeed) -> list[Diagnostic]:
-    """What reading a source's feed found wrong, and the items it could not republish."""
-    found = [Diagnostic("warning", name, warning) for warning in parsed.warnings]
-    if parsed.skipped:
-        reasons = "; ".join(f"{why} ({count})" for why, count in parsed.skipped)
-        total = sum(count for _, count in parsed.skipped)
-        found.append(Diagnostic("warning", name, f"{total} item(s) not republished: {reasons}"))
-    return found
+class _Round:
+    """One pull round: claim, fetch, store (not shared between rounds)."""
 
+    def __init__(
+        self, config: Config, store: Store, client: httpx.Client, now: datetime,
+        rng: random.Random, owner: str,
+        storing: Callable[[], AbstractContextManager[object]],
+        on_fetch: Callable[[str, float, str], None] | None,
+        clock: Callable[[], float],
+    ) -> None:
+        self.clock = clock
+        self.config = config
+        self.store = store
+        self.client = client
+        self.now = now
+        self.rng = rng
+        self.owner = owner
+        self.storing = storing
+        self.on_fetch = on_fetch
+        self.hosts = _Hosts(config.fetch.per_host)
+        self.seconds = Seconds(store.published_at)  # undated items: a second each
+        self.result = PullResult()
 
-def _failed(
-    source: UpstreamConfig,
-    state: SourceState,
-    problem: str,
-    retry_after: float | None,
-    now: datetime,
-    rng: random.Random,
-    result: PullResult,
-) -> SourceState:
-    failures = state.failures + 1
-    next_due = next_after_failure(source.every, failures - 1, retry_after, now, rng)
-    result.failed.append(source.name)
-    when = from_epoch(next_due).isoformat()
-    result.diagnostics.append(Diagnostic(
-        "error", source.name,
-        f"{problem} (failure {failures} in a row; published entries kept; next try {when})",
-    ))
-    return replace(state, failures=failures, last_status=problem.split(":")[0][:40],
-                   last_error=problem, next_due=next_due)
+    def run(self, wanted: list[UpstreamConfig], *, due_only: bool, retired: bool) -> PullResult:
+        sources = {s.name: s for s in wanted}
+        with self.storing(), self.store.transaction():
+            self.store.register_sources((s.name, s.url) for s in wanted)
+            days = self.config.cluster.pull_log_days
+            self.store.prune_pull_log(self.store.db_now() - days * 86400)
+        wave = 2 * self.config.fetch.concurrency  # claimed a wave at a time: leases stay fresh
+        pending: set[Future[tuple[Claim, polling.Outcome]]] = set()
+        batch: list[tuple[Claim, polling.Outcome]] = []
+        more = True
+        with ThreadPoolExecutor(self.config.fetch.concurrency, "fetch") as pool:
+            while True:
+                if more and len(pending) < wave // 2:
+                    claimed = self._claim(sources, wave - len(pending), due_only, retired)
+                    more = bool(claimed)
+                    pending.update(pool.submit(self._fetch, sources.pop(claim.name), state,
+                                               claim) for claim, state in claimed)
+                if not pending:
+                    break
+                done, pending = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
+                batch.extend(future.result() for future in done)
+                if len(batch) >= BATCH or (batch and not pending):
+                    self._store(batch)
+                    batch = []
+        if batch:
+            self._store(batch)
+        if not due_only:
+            self._held_by_others(sources)
+        return self.result
 
+    def _claim(self, sources: dict[str, UpstreamConfig], limit: int, due_only: bool,
+               retired: bool) -> list[tuple[Claim, SourceState]]:
+        if not sources:
+            return []
+        with self.storing(), self.store.transaction():
+            claims = self.store.claim_sources(
+                self.owner, sorted(sources), due_at=to_epoch(self.now),
+                lease=self.config.cluster.lease, limit=limit, due_only=due_only,
+                retired=retired)
+            found = []
+            for claim in claims:
+                state = self.store.source(claim.name)
+                source = sources[claim.name]
+                if state is None or state.url != source.url:  # a new URL starts afresh
+                    state = SourceState(name=source.name, url=source.url, fetch_url=source.url)
+                found.append((claim, state))
+        return found
 
-def _store_items(
-    config: Config, store: Store, source: UpstreamConfig, parsed: ParsedFeed, now: datetime,
-    fetch_url: str, seconds: Seconds,
-) -> int:
-    """Store the items of one fetched feed; the number of new entries."""
-    republisher = _republisher(config, store, source, parsed, now)
-    homes = [home for home in (parsed.home, source.url, fetch_url) if home]
-    items = [item for item in parsed.items if _wanted(source, item)]
-    seen: set[str] = set()
-    new = 0
-    for item, candidate in zip(items, candidates(source.name, items), strict=True):
-        language = parsed.language or lang.recognize(
-            _text_of(item), config.site.languages, config.site.language)
-        entry, digest = republisher.entry(item, candidate.key, language)
-        key = _identity(store, candidate, digest)
-        if key in seen:
-            continue  # the same item twice in one feed: the first stands
-        seen.add(key)
-        if key != candidate.key:
-            entry, digest = republisher.entry(item, key, language)
-        canonical = article_link(item.link, homes)
-        holder = None if canonical is None else store.key_with_canonical(canonical)
-        if holder is not None and holder != key:
-            if not holder.startswith(f"upstream/{source.name}/"):
-                continue  # the same article from another source: published once
-            canonical = None  # another item of this source about that article: its own entry
-        new += _store_entry(store, entry, digest, item, canonical, now, seconds,
-                            origin=source.name)
-    return new
+    def _fetch(self, source: UpstreamConfig, state: SourceState,
+               claim: Claim) -> tuple[Claim, polling.Outcome]:
+        """In a fetch thread: one conditional GET (within the host's limit), then the parse."""
+        validators = fetcher.Validators(state.etag, state.last_modified)
+        started = self.clock()
+        with self.hosts.slot(state.fetch_url):
+            try:
+                answer: fetcher.FetchResult | UpstreamError = fetcher.fetch(
+                    self.client, state.fetch_url, validators, self.config.fetch, now=self.now)
+            except UpstreamError as exc:
+                answer = exc
+        done = polling.outcome(source, state, answer, parse_feed, self.now, self.rng)
+        if self.on_fetch is not None:
+            self.on_fetch(source.name, self.clock() - started, done.status)
+        return claim, done
 
+    def _store(self, batch: list[tuple[Claim, polling.Outcome]]) -> None:
+        """Store finished results in one unit of work; a result whose claim was taken over
+        is refused whole (another process pulls the source again)."""
+        with self.storing(), self.store.transaction():
+            at = self.store.db_now()
+            for claim, done in sorted(batch, key=lambda pair: pair[0].name):
+                name = claim.name
+                if not self.store.finish_claim(claim, done.state):
+                    self.result.refused.append(name)
+                    self.result.diagnostics.append(Diagnostic(
+                        "warning", name, "fetched after its claim ran out ([cluster] lease): "
+                        "the result was not stored; another process pulls it"))
+                    continue
+                self.store.log_pull(name, claim.due, self.owner, done.status, at)
+                self.result.diagnostics.extend(done.diagnostics)
+                if done.status in ("failed", "gone"):
+                    self.result.failed.append(name)
+                    continue
+                self.result.pulled.append(name)
+                if done.parsed is not None:
+                    self.result.new_entries += ingest.store_items(
+                        self.config, self.store, done.source, done.parsed, self.now,
+                        done.state.fetch_url, self.seconds)
+        self.result.pulled.sort()
+        self.result.failed.sort()
 
-def _wanted(source: UpstreamConfig, item: UpstreamItem) -> bool:
-    text = _text_of(item)
-    if source.include and not matches(source.include, text):
-        return False
-    return not (source.exclude and matches(source.exclude, text))
-
-
-def _text_of(item: UpstreamItem) -> str:
-    return f"{item.title} {text_only(item.summary_html)} {text_only(item.content_html or '')}"
-
-
-def _identity(store: Store, candidate: Candidate, digest: str) -> str:
-    """The old rule's key, unless items collide on it: then only the one the state holds
-    under it keeps it, and the others take the key their title and date give them."""
-    if candidate.distinct is None:
-        return candidate.key
-    previous = store.entry_record(candidate.key)
-    if previous is not None and previous.hash == digest:
-        return candidate.key
-    return candidate.distinct
-
-
-def _store_entry(store: Store, entry: Entry, digest: str, item: UpstreamItem,
-                 canonical: str | None, now: datetime, seconds: Seconds, *, origin: str) -> int:
-    """Store one entry unless the state holds it already; 1 when it is new."""
-    previous = store.entry_record(entry.key)
-    dated = item.published or item.updated
-    published = None if dated is None else to_epoch(dated)
-    if published is None and previous is None:  # first seen now, at a second of its own
-        published = seconds.unique(to_epoch(now))
-    times = upstream_times(previous, published,
-                           None if item.updated is None else to_epoch(item.updated),
-                           digest, to_epoch(now))
-    entry = replace(entry, published=from_epoch(times.published),
-                    updated=from_epoch(times.updated))
-    row = EntryRow.of(entry, origin=f"upstream:{origin}", hash=digest,
-                      first_seen=times.first_seen, live=True, canonical=canonical)
-    if (previous is not None and previous.hash == digest and previous.updated == times.updated
-            and store.entry_data(entry.key) == row.data):
-        return 0  # as stored: a rendering that changed (a repaired link) is stored again,
-    store.put_entry(row)  # with its times kept unless its content changed
-    store.add_pending(entry.feed_keys())
-    if entry.page is not None:
-        store.add_pending_pages([entry.key])
-    return previous is None
-
-
-def _republisher(config: Config, store: Store, source: UpstreamConfig, parsed: ParsedFeed,
-                 now: datetime) -> Republisher:
-    section_name = next(s.name for s in config.sections if s.slug == source.section)
-    outlet = next((o for o in config.outlets if o.name == source.outlet), None)
-    attribution = Attribution(
-        name=source.outlet,
-        url=(outlet.url if outlet and outlet.url else parsed.home),
-        feed_url=source.url,
-    )
-    # Atom requires <source><updated>: an RSS channel without a date gets its newest item's.
-    dates = [d for i in parsed.items for d in (i.updated or i.published,) if d is not None]
-    newest = max(dates, default=None)
-    upstream = UpstreamFeed(id=parsed.id, title=parsed.title, url=source.url, home=parsed.home,
-                            updated=min(parsed.updated or newest or now, now))
-    return Republisher(
-        source=source.name, section=Section(source.section, section_name),
-        attribution=attribution, upstream=upstream,
-        id_prefix=identity(config, store, now).id_prefix, base_url=config.site.base_url,
-        full=source.content == "full",
-    )
+    def _held_by_others(self, sources: dict[str, UpstreamConfig]) -> None:
+        """Sources asked for by name (or --all) that another process holds right now."""
+        with self.store.snapshot():
+            held = self.store.leases()
+        for name in sorted(sources):
+            if name in held:
+                owner, until = held[name]
+                self.result.busy.append(name)
+                self.result.diagnostics.append(Diagnostic(
+                    "notice", name, f"being pulled by another process ({owner}) until "
+                    f"{from_epoch(until).isoformat()}: not pulled here"))
 
 
 def health_table(config: Config, store: Store) -> str:
-    """Per-source health, one row a source, for `feeds sources`."""
-    header = ("source", "status", "failures", "last success", "next due", "items", "note")
+    """Per-source health, one row a source, for `feeds sources`: its status, failures, last
+    success, next due time, items, who holds its lease, what it skipped, its latest pulls."""
+    header = ("source", "status", "failures", "last success", "next due", "items", "lease",
+              "note")
     rows = [header]
+    leases = store.leases()
+    history: list[str] = []
     for source in config.upstream:
         state = store.source(source.name)
+        lease = leases.get(source.name)
+        held = "-" if lease is None else f"{lease[0]} until {from_epoch(lease[1]).isoformat()}"
         if state is None:
-            rows.append((source.name, "never pulled", "0", "-", "now", "0", ""))
+            rows.append((source.name, "never pulled", "0", "-", "now", "0", held, ""))
             continue
         last = from_epoch(state.last_success).isoformat() if state.last_success else "-"
         nxt = "retired" if state.retired else from_epoch(state.next_due).isoformat()
+        note = state.last_error[:60]
+        if state.skipped:
+            skipped = sum(count for _, count in state.skipped)
+            note = f"{skipped} item(s) not republished: " + "; ".join(
+                f"{why} ({count})" for why, count in state.skipped)
         rows.append((source.name, state.last_status or "-", str(state.failures), last, nxt,
-                     str(state.items_seen), state.last_error[:60]))
+                     str(state.items_seen), held, note))
+        for due, owner, status, at in store.pull_history(source.name, HISTORY):
+            history.append(f"{source.name}  {from_epoch(at).isoformat()}  {status:<12}  "
+                           f"due {from_epoch(due).isoformat()}  by {owner}")
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
              for row in rows]
+    if history:
+        lines += ["", "latest stored pulls:", *history]
     return "\n".join(lines) + "\n"
-

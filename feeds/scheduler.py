@@ -1,9 +1,11 @@
-"""The daemon's clock: APScheduler 3 runs rebuilds and pulls; the only module that imports it.
+"""The daemon's clock: APScheduler 3 runs the rebuilds and the pull rounds; the only module that
+imports it.
 
 A rebuild every `rebuild_every`, and soon after any change in `seeds/`
-(debounced) or a pull that stored something; one pull job per source at its
-own due time (from the state, so a restart resumes rather than re-polls),
-with jitter; `max_instances=1` and `coalesce=True` so a slow job is never
+(debounced), a pull that stored something, or another process's change to
+the state; a pull round every `poll` seconds, which claims whatever sources
+are due (their due times live in the state, so a restart resumes rather
+than re-polls). `max_instances=1` and `coalesce=True`: a slow job is never
 overlapped or stacked. A job that raises is logged and the daemon goes on.
 """
 
@@ -24,16 +26,15 @@ from apscheduler.triggers.interval import IntervalTrigger
 log = logging.getLogger("feeds")
 
 DEBOUNCE = 1.0  # seconds of quiet after a change in seeds/ before rebuilding
-PULL_JITTER = 30.0  # seconds: sources due together are not all fetched in the same instant
 
 
 @dataclass(frozen=True, slots=True)
 class Tasks:
-    """What the daemon runs; each returns when it wants to run next (None: no opinion)."""
+    """What the daemon runs; a role leaves out what it does not do."""
 
-    rebuild: Callable[[], datetime | None]  # returns when a held-back article falls due
-    pull: Callable[[str], tuple[datetime | None, bool]]  # (next due, stored anything new)
-    sources: Callable[[], list[tuple[str, datetime | None]]]  # name, stored next due
+    rebuild: Callable[[], datetime | None] | None = None  # → when a held-back article is due
+    pull: Callable[[], bool] | None = None  # one round of due sources → stored anything new
+    check: Callable[[], bool] | None = None  # → others changed what the feeds show
 
 
 class Daemon:
@@ -42,15 +43,17 @@ class Daemon:
         tasks: Tasks,
         *,
         rebuild_every: float,
+        poll_every: float,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         rng: random.Random | None = None,
     ) -> None:
         self.tasks = tasks
         self.rebuild_every = rebuild_every
+        self.poll_every = poll_every
         self.clock = clock
         self.rng = rng or random.Random()  # noqa: S311 (jitter)
         self.scheduler = BackgroundScheduler(
-            executors={"default": ThreadPoolExecutor(2)},
+            executors={"default": ThreadPoolExecutor(3)},
             job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": 300},
             timezone=UTC,
         )
@@ -59,17 +62,30 @@ class Daemon:
     def start(self) -> None:
         now = self.clock()
         self._accepting.set()
-        self.scheduler.add_job(self._rebuild, IntervalTrigger(seconds=self.rebuild_every),
-                               id="rebuild", name="rebuild", next_run_time=now)
-        for name, due in self.tasks.sources():
-            self._schedule_pull(name, due)
+        if self.tasks.rebuild is not None:
+            self.scheduler.add_job(self._rebuild, IntervalTrigger(seconds=self.rebuild_every),
+                                   id="rebuild", name="rebuild", next_run_time=now)
+        if self.tasks.pull is not None:
+            # A little later than the first rebuild, and never in step with other daemons.
+            first = now + timedelta(seconds=self.rng.uniform(0.2, 1.0))
+            self.scheduler.add_job(self._pull, IntervalTrigger(seconds=self.poll_every),
+                                   id="pull", name="pull", next_run_time=first)
+        if self.tasks.check is not None and self.tasks.rebuild is not None:
+            self.scheduler.add_job(self._check, IntervalTrigger(seconds=self.poll_every),
+                                   id="check", name="check")
         self.scheduler.start()
-        log.info("daemon started: rebuild every %gs, %d upstream source(s)",
-                 self.rebuild_every, len(self.scheduler.get_jobs()) - 1)
+
+    def reschedule(self, *, rebuild_every: float, poll_every: float) -> None:
+        """New intervals (a reloaded config), from now on."""
+        self.rebuild_every, self.poll_every = rebuild_every, poll_every
+        for job, seconds in (("rebuild", rebuild_every), ("pull", poll_every),
+                             ("check", poll_every)):
+            if self.scheduler.get_job(job) is not None:
+                self.scheduler.reschedule_job(job, trigger=IntervalTrigger(seconds=seconds))
 
     def rebuild_soon(self, reason: str, delay: float = DEBOUNCE) -> None:
         """Debounced: a burst of changes moves the one pending job instead of adding more."""
-        if not self._accepting.is_set():
+        if not self._accepting.is_set() or self.tasks.rebuild is None:
             return
         log.info("rebuild soon: %s", reason)
         self.scheduler.add_job(self._rebuild, DateTrigger(self.clock() + timedelta(seconds=delay)),
@@ -90,7 +106,7 @@ class Daemon:
     # --- jobs ------------------------------------------------------------------------------
 
     def _rebuild(self) -> None:
-        if not self._accepting.is_set():
+        if not self._accepting.is_set() or self.tasks.rebuild is None:
             return
         try:
             due = self.tasks.rebuild()
@@ -101,22 +117,24 @@ class Daemon:
             self.scheduler.add_job(self._rebuild, DateTrigger(due + timedelta(seconds=1)),
                                    id="rebuild-due", name="rebuild-due", replace_existing=True)
 
-    def _pull(self, name: str) -> None:
-        if not self._accepting.is_set():
+    def _pull(self) -> None:
+        if not self._accepting.is_set() or self.tasks.pull is None:
             return
-        due: datetime | None = None
         try:
-            due, stored = self.tasks.pull(name)
-            if stored:
-                self.rebuild_soon(f"{name} brought new entries")
+            stored = self.tasks.pull()
         except Exception:
-            log.exception("pull %s failed; the daemon goes on", name)
-        self._schedule_pull(name, due or self.clock() + timedelta(seconds=self.rebuild_every))
-
-    def _schedule_pull(self, name: str, due: datetime | None) -> None:
-        if not self._accepting.is_set() and self.scheduler.running:
+            log.exception("pull round failed; the daemon goes on")
             return
-        when = max(due or self.clock(), self.clock())
-        when += timedelta(seconds=self.rng.uniform(0, PULL_JITTER))
-        self.scheduler.add_job(self._pull, DateTrigger(when), args=[name], id=f"pull:{name}",
-                               name=f"pull {name}", replace_existing=True)
+        if stored:
+            self.rebuild_soon("a pull stored new entries", delay=0.0)
+
+    def _check(self) -> None:
+        if not self._accepting.is_set() or self.tasks.check is None:
+            return
+        try:
+            changed = self.tasks.check()
+        except Exception:
+            log.exception("checking the state failed; the daemon goes on")
+            return
+        if changed:  # no debounce: a later check must not push a waiting rebuild back
+            self.rebuild_soon("another process stored new entries", delay=0.0)

@@ -11,7 +11,9 @@ directory listings, no dotfiles, nothing outside the output folder.
 from __future__ import annotations
 
 import hashlib
+import socket
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,6 +27,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from feeds.errors import BindError
+
 CONTENT_TYPES = {
     "rss.xml": "application/rss+xml; charset=utf-8",
     "atom.xml": "application/atom+xml; charset=utf-8",
@@ -35,19 +39,22 @@ CONTENT_TYPES = {
     ".json": "application/json; charset=utf-8",
 }
 ENCODINGS = (("br", ".br"), ("gzip", ".gz"))  # preference order
+METRICS_TYPE = "text/plain; version=0.0.4; charset=utf-8"  # Prometheus' text format
 FEED_NAMES = ("rss.xml", "atom.xml", "feed.json")
 
 
 @dataclass(frozen=True, slots=True)
 class Served:
-    """What the server serves and how: the folder, the public URL, the health report."""
+    """What the server serves and how: the folder (None: only /healthz and /metrics), the
+    public URL, the health report, the metrics."""
 
-    output: Path
+    output: Path | None
     base_url: str
     health: Callable[[datetime], dict[str, Any]]  # the /healthz report at a moment
     clock: Callable[[], datetime]
     hub: str = ""
     max_age: int = 300
+    metrics: Callable[[], bytes] | None = None  # /metrics, Prometheus' text format
 
 
 def content_type(name: str) -> str | None:
@@ -75,14 +82,31 @@ class _ETags:
             return tag
 
 
-def make_app(site: Served) -> Starlette:
-    root = site.output.resolve()
+def make_app(site: Served, *, files: bool = True) -> Starlette:
+    """/healthz, /metrics (when the site has metrics), and the output folder's files (unless
+    `files` is False or there is no folder: a pull-only daemon, a bucket output)."""
     etags = _ETags()
 
     async def healthz(request: Request) -> Response:
         report = site.health(site.clock())
         return JSONResponse(report, status_code=200 if report["healthy"] else 503,
                             headers={"Cache-Control": "no-store"})
+
+    async def metrics(request: Request) -> Response:
+        assert site.metrics is not None
+        return Response(site.metrics(), media_type=METRICS_TYPE,
+                        headers={"Cache-Control": "no-store"})
+
+    routes = [Route("/healthz", healthz, methods=["GET", "HEAD"])]
+    if site.metrics is not None:
+        routes.append(Route("/metrics", metrics, methods=["GET"]))
+    if files and site.output is not None:
+        routes.append(Route("/{path:path}", _files(site, site.output.resolve(), etags),
+                            methods=["GET", "HEAD"]))
+    return Starlette(routes=routes)
+
+
+def _files(site: Served, root: Path, etags: _ETags) -> Callable[[Request], Any]:
 
     async def serve(request: Request) -> Response:
         relative = request.path_params.get("path", "")
@@ -101,12 +125,7 @@ def make_app(site: Served) -> Starlette:
             return _not_found()
         return _file_response(request, site, root, target, kind, etags)
 
-    return Starlette(
-        routes=[
-            Route("/healthz", healthz, methods=["GET", "HEAD"]),
-            Route("/{path:path}", serve, methods=["GET", "HEAD"]),
-        ]
-    )
+    return serve
 
 
 def _not_found() -> Response:
@@ -186,18 +205,44 @@ def _not_modified(request: Request, etag: str, mtime: int) -> bool:
     return False
 
 
+def listen(host: str, port: int, where: str) -> socket.socket:
+    """A listening socket on (host, port), bound now: an address in use is BindError (exit 5)
+    at once, not a server that logs "serving" and serves nothing."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+        sock = socket.socket(family, kind, proto)
+    except OSError as exc:
+        raise BindError(where, f"cannot listen there: {exc.strerror or exc}") from exc
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        raise BindError(where, (exc.strerror or str(exc)).lower()) from exc
+    return sock
+
+
 class Server:
-    """uvicorn in a thread of its own, stopped by `stop()` (the daemon owns the signals)."""
+    """uvicorn in a thread of its own on a socket already listening, stopped by `stop()` (the
+    daemon owns the signals)."""
 
-    def __init__(self, app: Starlette, bind: str) -> None:
-        host, _, port = bind.rpartition(":")
-        config = uvicorn.Config(app, host=host.strip("[]"), port=int(port), log_level="warning",
-                                access_log=False, lifespan="off", timeout_graceful_shutdown=5)
+    def __init__(self, app: Starlette, sock: socket.socket) -> None:
+        self.sock = sock
+        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
+                                timeout_graceful_shutdown=5)
         self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, name="http", daemon=True)
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [sock]},
+                                       name="http", daemon=True)
 
-    def start(self) -> None:
+    def start(self, timeout: float = 10.0) -> None:
+        """Start serving; returns once requests are answered."""
         self.thread.start()
+        for _ in range(int(timeout / 0.02)):
+            if self.server.started or not self.thread.is_alive():
+                return
+            time.sleep(0.02)
 
     @property
     def started(self) -> bool:
@@ -206,3 +251,4 @@ class Server:
     def stop(self, timeout: float = 10.0) -> None:
         self.server.should_exit = True
         self.thread.join(timeout)
+        self.sock.close()

@@ -40,9 +40,14 @@ FOREIGN = {
     "sqlite3": "feeds/store/sqlite.py",
     "idna": "feeds/text.py",
     "anyascii": "feeds/text.py",
+    "prometheus_client": "feeds/metrics.py",
+    "psycopg": "feeds/store/postgres.py",
+    "psycopg_pool": "feeds/store/postgres.py",
+    "boto3": "feeds/output/s3.py",
+    "botocore": "feeds/output/s3.py",
     "rapidfuzz": "feeds/typos.py",
 }
-SHELLS = {"feeds/cli.py", "feeds/daemon.py", "feeds/scheduler.py"}
+SHELLS = {"feeds/cli.py", "feeds/daemon.py", "feeds/jobs.py", "feeds/scheduler.py"}
 CLOCKS = {("datetime", "now"), ("datetime", "utcnow"), ("datetime", "today"),
           ("date", "today"), ("time", "time"), ("time", "time_ns"), ("time", "monotonic"),
           ("time", "monotonic_ns"), ("time", "perf_counter"), ("time", "localtime"),
@@ -51,7 +56,7 @@ PURE = {"feeds.model", "feeds.codec", "feeds.entries", "feeds.render", "feeds.te
         "feeds.lang", "feeds.sanitize", "feeds.compress", "feeds.builder", "feeds.jsonfeed",
         "feeds.pages", "feeds.publish.decide", "feeds.sources.article",
         "feeds.sources.upstream", "feeds.sources.yaml_words", "feeds.typos",
-        "feeds.republish"}
+        "feeds.republish", "feeds.polling"}
 # What pure modules may lean on besides each other: values and contracts, no I/O of their own.
 CONTRACTS = {"feeds", "feeds.errors", "feeds.config", "feeds.store", "feeds.output"}
 IO_STDLIB = {"os", "socket", "subprocess", "sqlite3", "shutil", "multiprocessing", "threading",

@@ -40,6 +40,7 @@ SECTIONS = ["International", "Nasional", "Kampus", "Ekonomi", "Olahraga", "Tekno
 T0 = SEED_MTIME + 86_400
 FEED_NAMES = ("rss.xml", "atom.xml", "feed.json")
 TEMP_SUFFIX = ".feeds-tmp"
+LEASE = 3  # seconds a killed daemon's claims on sources hold
 
 
 WORDS = ["kampus", "mahasiswa", "kota", "warga", "program", "harga", "pasar", "banjir",
@@ -277,8 +278,10 @@ def daemon_toml(server: FeedServer) -> str:
         f'section = "{SECTIONS[n % len(SECTIONS)].lower()}"\nevery = "1s"\n'
         for n in range(SOURCES)
     )
+    # A killed daemon's claims hold until their lease runs out: a short one here.
     return (SITE + '[fetch]\nallow_private_networks = true\nmin_every = "1s"\ntimeout = 10\n'
-            '[schedule]\nrebuild_every = "1s"\nlock_wait = "30s"\n' + sources)
+            '[schedule]\nrebuild_every = "1s"\nlock_wait = "30s"\n'
+            f'[cluster]\nlease = "{LEASE}s"\npoll = "1s"\n' + sources)
 
 
 @pytest.fixture
@@ -321,6 +324,7 @@ def test_daemon_killed_while_pulling_loses_nothing_and_converges(
         requests_at_kill.append(len(server.seen) - seen)
         required |= inspect(victim, required, tally)
     clock = int(time.time()) + 86_400  # later than any wall-clock time the daemon used
+    time.sleep(LEASE + 1)  # the last killed daemon's claims run out
     for project in (victim, twin):
         assert feeds(project, "pull", "--all", clock=clock) == 0
         assert feeds(project, "build", clock=clock) == 0

@@ -18,7 +18,7 @@ import pytest
 from lxml import etree
 
 from feeds import config
-from feeds.daemon import Jobs
+from feeds.jobs import Jobs
 from tests.httpserver import FeedServer, Reply, Seen
 
 FEEDS = Path(sys.executable).parent / "feeds"
@@ -168,7 +168,7 @@ def test_websub_one_ping_per_changed_feed_and_none_when_unchanged(project: Path)
         toml.write_text(toml.read_text().replace('hub = ""', f'hub = "{server.url("/hub")}"'))
         cfg, _ = config.load(toml)
         with httpx.Client() as client, httpx.Client() as hub_client:
-            jobs = Jobs(cfg, client, hub_client)
+            jobs = Jobs(cfg, client, hub_client, owner="test")
             jobs.rebuild()
             first = sorted(pings)
             assert len(first) == len(set(first)) == 3 * 7  # every feed is new

@@ -6,7 +6,7 @@ import logging
 import random
 import threading
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 import pytest
 
@@ -33,8 +33,8 @@ def test_a_failing_rebuild_is_logged_and_the_daemon_goes_on(
             raise RuntimeError("disk on fire")
         return None
 
-    daemon = Daemon(Tasks(rebuild=rebuild, pull=lambda name: (None, False), sources=lambda: []),
-                    rebuild_every=0.3, rng=random.Random(1))
+    daemon = Daemon(Tasks(rebuild=rebuild), rebuild_every=0.3, poll_every=60,
+                    rng=random.Random(1))
     with caplog.at_level(logging.INFO, logger="feeds"):
         daemon.start()
         try:
@@ -45,32 +45,63 @@ def test_a_failing_rebuild_is_logged_and_the_daemon_goes_on(
     assert "disk on fire" in caplog.text
 
 
-def test_pulls_start_at_the_stored_due_time_not_at_startup() -> None:
-    now = datetime.now(UTC)
-    pulled: dict[str, float] = {}
-    started = time.monotonic()
+def test_pull_rounds_run_every_poll_and_one_that_stored_something_asks_for_a_rebuild(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    rounds: list[float] = []
+    rebuilds: list[float] = []
 
-    def pull(name: str) -> tuple[datetime | None, bool]:
-        pulled[name] = time.monotonic() - started
-        return datetime.now(UTC) + timedelta(hours=1), False
+    def pull() -> bool:
+        rounds.append(time.monotonic())
+        if len(rounds) == 2:
+            raise RuntimeError("the state went away")
+        return len(rounds) == 3  # the third round stores new entries
 
-    sources = [("overdue", now - timedelta(hours=2)), ("later", now + timedelta(hours=3))]
-    daemon = Daemon(Tasks(rebuild=lambda: None, pull=pull, sources=lambda: sources),
-                    rebuild_every=60, rng=random.Random(1))
-    import feeds.scheduler as scheduler
+    def rebuild() -> datetime | None:
+        rebuilds.append(time.monotonic())
+        return None
 
-    original = scheduler.PULL_JITTER
-    scheduler.PULL_JITTER = 0.0
-    try:
+    daemon = Daemon(Tasks(rebuild=rebuild, pull=pull), rebuild_every=3600, poll_every=0.3,
+                    rng=random.Random(1))
+    with caplog.at_level(logging.INFO, logger="feeds"):
         daemon.start()
-        wait_until(lambda: "overdue" in pulled)
-        time.sleep(0.5)
+        try:
+            wait_until(lambda: len(rounds) >= 4 and len(rebuilds) >= 2)
+        finally:
+            assert daemon.stop(5)
+    assert "pull round failed; the daemon goes on" in caplog.text
+    assert "rebuild soon: a pull stored new entries" in caplog.text
+    assert rebuilds[1] > rounds[2]  # the second rebuild came after the round that stored
+
+
+def test_a_role_runs_only_its_jobs() -> None:
+    pulls: list[float] = []
+    daemon = Daemon(Tasks(pull=lambda: bool(pulls.append(time.monotonic()))),
+                    rebuild_every=0.1, poll_every=0.2, rng=random.Random(1))
+    daemon.start()
+    try:
+        wait_until(lambda: len(pulls) >= 2)
+        daemon.rebuild_soon("a change")  # a pull-only daemon builds nothing
+        assert {job.id for job in daemon.scheduler.get_jobs()} == {"pull"}
     finally:
-        scheduler.PULL_JITTER = original
         assert daemon.stop(5)
-    assert "later" not in pulled  # its due time, from the state, is hours away
-    jobs = {job.id for job in daemon.scheduler.get_jobs()}
-    assert jobs == set() or "pull:later" in jobs
+
+
+def test_a_change_by_another_process_asks_for_a_rebuild() -> None:
+    rebuilds: list[float] = []
+    seen = threading.Event()
+
+    def check() -> bool:
+        seen.set()
+        return True
+
+    daemon = Daemon(Tasks(rebuild=lambda: bool(rebuilds.append(1.0)) or None, check=check),
+                    rebuild_every=3600, poll_every=0.2, rng=random.Random(1))
+    daemon.start()
+    try:
+        wait_until(lambda: seen.is_set() and len(rebuilds) >= 2)
+    finally:
+        assert daemon.stop(5)
 
 
 def test_rebuild_soon_debounces_a_burst_into_one_run() -> None:
@@ -82,8 +113,8 @@ def test_rebuild_soon_debounces_a_burst_into_one_run() -> None:
         gate.set()
         return None
 
-    daemon = Daemon(Tasks(rebuild=rebuild, pull=lambda name: (None, False), sources=lambda: []),
-                    rebuild_every=3600, rng=random.Random(1))
+    daemon = Daemon(Tasks(rebuild=rebuild), rebuild_every=3600, poll_every=3600,
+                    rng=random.Random(1))
     daemon.start()
     try:
         wait_until(gate.is_set)  # the start-up rebuild

@@ -19,7 +19,8 @@ import httpx
 import pytest
 
 from feeds import config, daemon, health
-from feeds.server import CONTENT_TYPES, Served, Server, make_app
+from feeds.jobs import Jobs
+from feeds.server import CONTENT_TYPES, Served, Server, listen, make_app
 from feeds.store import open_store
 from tests.helpers import NOW, build, free_port
 
@@ -34,7 +35,7 @@ def served(project: Path) -> Iterator[tuple[str, config.Config]]:
     site = Served(output=cfg.paths.output, base_url=cfg.site.base_url,
                   health=daemon.served(cfg).health, clock=lambda: datetime.now(UTC),
                   hub="https://hub.example/", max_age=120)
-    server = Server(make_app(site), f"127.0.0.1:{port}")
+    server = Server(make_app(site), listen("127.0.0.1", port, "test"))
     server.start()
     deadline = time.monotonic() + 10
     while not server.started and time.monotonic() < deadline:
@@ -162,10 +163,11 @@ def test_folder_without_slash_redirects(served: tuple[str, config.Config]) -> No
 
 def test_healthz_reports_the_daemons_failed_build_until_one_succeeds(project: Path) -> None:
     cfg, _ = config.load(project / "config" / "feeds.toml")
-    jobs = daemon.Jobs(cfg, None, None)  # type: ignore[arg-type] (rebuilds fetch nothing)
+    jobs = Jobs(cfg, None, None, owner="test")  # type: ignore[arg-type] (rebuilds fetch nothing)
     assert jobs.rebuild() is None and jobs.problems.current() == []
     port = free_port()
-    server = Server(make_app(daemon.served(cfg, jobs.problems)), f"127.0.0.1:{port}")
+    server = Server(make_app(daemon.served(cfg, jobs.problems)),
+                    listen("127.0.0.1", port, "test"))
     server.start()
     deadline = time.monotonic() + 10
     while not server.started and time.monotonic() < deadline:

@@ -37,10 +37,10 @@ def entry(key: str, published: datetime, *, section: str = "kampus",
 
 
 def put(store: Store, item: Entry, *, live: bool = True, canonical: str | None = None,
-        first_seen: int | None = None) -> None:
+        first_seen: int | None = None) -> bool:
     seen = to_epoch(item.published) if first_seen is None else first_seen
-    store.put_entry(EntryRow.of(item, origin=f"seeds:{item.key}.txt", hash="h",
-                                first_seen=seen, live=live, canonical=canonical))
+    return store.put_entry(EntryRow.of(item, origin=f"seeds:{item.key}.txt", hash="h",
+                                       first_seen=seen, live=live, canonical=canonical))
 
 
 def test_a_transaction_commits_at_the_end_and_rolls_back_on_error(store: Store) -> None:
@@ -130,11 +130,13 @@ def test_an_entry_is_replaced_with_its_tags_and_can_leave_the_feeds(store: Store
         assert store.entry_record("missing") is None
 
 
-def test_the_oldest_holder_of_a_canonical_link_is_found(store: Store) -> None:
+def test_one_entry_holds_an_article_link(store: Store) -> None:
     with store.transaction():
-        put(store, entry("late", NOW), canonical="https://x/a", first_seen=200)
-        put(store, entry("early", NOW), canonical="https://x/a", first_seen=100)
-        assert store.key_with_canonical("https://x/a") == "early"
+        assert put(store, entry("first", NOW), canonical="https://x/a")
+        assert not put(store, entry("second", NOW), canonical="https://x/a")  # refused whole
+        assert put(store, entry("first", NOW), canonical="https://x/a")  # its holder: stored
+        assert store.key_with_canonical("https://x/a") == "first"
+        assert store.entry_record("second") is None
         assert store.key_with_canonical("https://x/b") is None
 
 

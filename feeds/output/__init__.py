@@ -12,9 +12,14 @@ into `OutputError` naming the path, so callers never see them raw.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Literal, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Literal, NamedTuple, Protocol
+
+from feeds.config import S3URL, S3Config
+
+if TYPE_CHECKING:
+    from feeds.store import Store
 
 # What a file is, which decides how it is stored and served: feeds and listings are polled
 # all day (precompressed, short cache), pages are read once each (plain, longer cache).
@@ -65,15 +70,25 @@ class Output(Protocol):
     def list_files(self) -> Iterator[str]:
         """Every published file, as a relative path."""
 
-    def commit(self) -> list[str]:
-        """Make everything staged visible, durably; the paths changed, sorted."""
+    def commit(self, fence: Callable[[], None] | None = None) -> list[str]:
+        """Make everything staged visible, durably; the paths changed, sorted. `fence`, when
+        given, is asked as the commit goes on (between batches of uploads): it raises once
+        this process may no longer write."""
 
     def discard(self) -> None:
         """Throw away everything staged since the last commit."""
 
 
-def open_output(location: Path) -> Output:
-    """The output at `location`."""
+def open_output(location: Path | S3URL, *, store: Store | None = None,
+                s3: S3Config | None = None) -> Output:
+    """The output at `location`: a local folder, or an S3-compatible bucket (whose manifest of
+    what it holds lives in the state, `store`)."""
+    if isinstance(location, S3URL):
+        from feeds.output.s3 import S3Output
+
+        if store is None:
+            raise ValueError("an s3:// output keeps its manifest in the state: pass the store")
+        return S3Output(location, store, s3 or S3Config())
     from feeds.output.folder import FolderOutput
 
     return FolderOutput(location)

@@ -20,7 +20,7 @@ import queue
 import shutil
 import tempfile
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -184,8 +184,11 @@ class FolderOutput:
         return ([item.relative for item in self._staged]
                 + [rel for rel, _ in self._buffer] + list(self._removals))
 
-    def commit(self) -> list[str]:
+    def commit(self, fence: Callable[[], None] | None = None) -> list[str]:
+        """The renames take moments, one host writes a folder: `fence` is asked once."""
         self._flush()
+        if fence is not None:
+            fence()
         with translated(self._root):
             return self._commit()
 

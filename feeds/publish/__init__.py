@@ -78,10 +78,13 @@ def build(
     progress: Callable[[int, int], None] | None = None,
     parallel: Parallelism = AUTO,
     allow_unpublish: bool = False,
+    fence: Callable[[], None] | None = None,
 ) -> BuildResult:
     """One build; with `output=None` (`feeds check`) nothing is written and the state is left
     as it was. SafetyStop (nothing written) when it would unpublish more than
-    `[safety] max_unpublish` allows, unless `allow_unpublish`."""
+    `[safety] max_unpublish` allows, unless `allow_unpublish`. `fence`, when given, raises
+    unless this process may still write (a daemon's build lease): it is asked before the
+    output is committed, and by the output as it commits."""
     if output is None:
         with store.scratch():
             return _run(config, store, now, None, full, reread, progress, parallel)[0]
@@ -89,7 +92,9 @@ def build(
         with store.transaction():
             result, books, _ = _run(config, store, now, output, full, reread, progress,
                                     parallel, allow_unpublish)
-            result.changed = books.commit()
+            if fence is not None:
+                fence()
+            result.changed = books.commit(fence)
             store.set_meta("last_success", str(to_epoch(now)))
         return result
     except BaseException:
@@ -103,7 +108,6 @@ def _run(
     allow_unpublish: bool = True,
 ) -> tuple[BuildResult, Books, _Plan]:
     seeds.check_folder(config.paths.seeds)
-    shown_before = store.count(now, local=True)
     plan = _plan(config, store, now, output, full=full)
     result = BuildResult(diagnostics=list(plan.notes))
     books = Books(output, store, full=plan.full)
@@ -114,7 +118,7 @@ def _run(
         )
         tally = articles.run(workers)
         if not allow_unpublish:
-            _guard(config, tally, shown_before)
+            _guard(config, store, now, tally)
         dirty = tally.dirty | store.take_pending()  # and what `feeds pull` stored
         last = store.get_meta("last_build")
         if last is not None:  # held-back articles whose time has come
@@ -204,10 +208,13 @@ def _fingerprint(config: Config, id_prefix: str) -> str:
     return hashlib.sha256(json.dumps(facts).encode()).hexdigest()
 
 
-def _guard(config: Config, tally: Tally, shown_before: int) -> None:
+def _guard(config: Config, store: Store, now: datetime, tally: Tally) -> None:
     """Stop a build that would take down too much of the site at once (a missing mount, a
     wrong `seeds` path, a bulk edit gone wrong), as rsync's --max-delete does."""
     going = sum(tally.going.values())
+    if going <= config.safety.always_allowed:
+        return  # the common case costs no count of the archive
+    shown_before = store.count(now, local=True) + going - tally.appeared
     if not config.safety.stops(going, shown_before):
         return
     why = ", ".join(f"{count} {reason}" for reason, count in tally.going.most_common())

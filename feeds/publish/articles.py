@@ -32,8 +32,10 @@ class Tally:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     read: int = 0
     dirty: set[FeedKey] = field(default_factory=set)
-    # Local entries published before this build that it takes down, by why (the guard's count).
+    # Local entries published before this build that it takes down, by why (the guard's count),
+    # and those it publishes that were not (to tell how many were published before).
     going: Counter[str] = field(default_factory=Counter)
+    appeared: int = 0
 
 
 def merge(
@@ -199,6 +201,8 @@ class ArticlePass:
                 self.tally.dirty.update(previous.feed_keys())
         if self._shown(previous) and decision.outcome in ("draft", "held"):
             self.tally.going["drafted" if decision.outcome == "draft" else "dated later"] += 1
+        elif not self._shown(previous) and decision.outcome == "published":
+            self.tally.appeared += 1
         self._page(decision.page, prepared, entry)
 
     def _page(self, action: decide.PageAction, prepared: Prepared, entry: Entry | None) -> None:

@@ -10,7 +10,7 @@ removed when the entry ages out of every feed.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from feeds.model import FeedKey
 from feeds.output import Output, OutputKind, Staged
@@ -91,11 +91,11 @@ class Books:
             if owner in owners:
                 self.remove(path)
 
-    def commit(self) -> list[str]:
+    def commit(self, fence: Callable[[], None] | None = None) -> list[str]:
         """Make the output visible, then record it in the state (in the build's transaction,
         which commits after: a crash in between makes the next build redo the work)."""
         assert self.output is not None
-        changed = self.output.commit()
+        changed = self.output.commit(fence)
         self.store.put_outputs(self.written)
         self.store.delete_outputs(self.removed)
         return changed

@@ -11,7 +11,7 @@ that boundary, so callers never see `sqlite3` exceptions.
 from __future__ import annotations
 
 import json
-from collections.abc import Container, Iterable, Iterator
+from collections.abc import Container, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import NamedTuple, Protocol
 
 from feeds.codec import entry_to_json, to_epoch
+from feeds.config import PostgresURL
 from feeds.model import Diagnostic, Entry, FeedKey, UpstreamFeed, feed_keys
 
 
@@ -99,6 +100,16 @@ class EntryRecord:
         return feed_keys(self.section, self.tags)
 
 
+class Claim(NamedTuple):
+    """A source one process has claimed to pull, until its lease runs out; `token` fences it:
+    a result is stored only while the token is still the source's."""
+
+    name: str
+    token: int
+    due: int  # the due time it was claimed for: a stored pull is logged once per (name, due)
+    owner: str
+
+
 @dataclass(frozen=True, slots=True)
 class SourceState:
     """Per-source health and HTTP validators, kept between pulls and restarts."""
@@ -161,8 +172,9 @@ class Store(Protocol):
     def entry_data(self, key: str) -> str | None:
         """The entry's stored JSON: what a pull compares a new rendering with."""
 
-    def put_entry(self, row: EntryRow, *, new: bool = False) -> None:
-        """Store an entry; `new`: the caller knows no entry has this key yet."""
+    def put_entry(self, row: EntryRow, *, new: bool = False) -> bool:
+        """Store an entry; `new`: the caller knows no entry has this key yet. False (nothing
+        stored) when its canonical link is held by another entry: one entry an article."""
 
     def set_live(self, key: str, live: bool) -> None: ...
 
@@ -203,6 +215,9 @@ class Store(Protocol):
     def add_pending(self, feeds: Iterable[FeedKey]) -> None: ...
     def take_pending(self) -> set[FeedKey]: ...
 
+    def has_pending(self) -> bool:
+        """Whether some process stored entries that no build has published yet."""
+
     def add_pending_pages(self, keys: Iterable[str]) -> None:
         """Upstream entries whose own page the next build must write (or check)."""
 
@@ -220,17 +235,80 @@ class Store(Protocol):
     def put_outputs(self, rows: Iterable[tuple[str, str]]) -> None: ...
     def delete_outputs(self, paths: Iterable[str]) -> None: ...
 
+    # --- many processes, one state: leases (the database's clock), pulls, the manifest --------
+    def db_now(self) -> int:
+        """The database's clock, in epoch seconds: what leases are compared with."""
 
-def schema_version(location: Path) -> int:
-    """The schema version of the state at `location`, read without changing anything."""
+    def register_sources(self, sources: Iterable[tuple[str, str]]) -> None:
+        """Make a row for each (name, url) not known yet, due now."""
+
+    def claim_sources(self, owner: str, names: Sequence[str], *, due_at: int, lease: int,
+                      limit: int, due_only: bool = True, retired: bool = False) -> list[Claim]:
+        """Claim up to `limit` of `names` that are due at `due_at` (or all, without
+        `due_only`; retired ones too with `retired`) and that nobody holds, for `lease`
+        seconds of the database's clock; each source is claimed by one owner at a time."""
+
+    def finish_claim(self, claim: Claim, state: SourceState) -> bool:
+        """Store a claimed source's new state and end the claim; False (nothing stored) when
+        another owner has taken the source over since."""
+
+    def log_pull(self, source: str, due: int, owner: str, result: str, at: int) -> bool:
+        """Record a stored pull; False when this (source, due) was stored already."""
+
+    def pull_history(self, source: str, limit: int) -> list[tuple[int, str, str, int]]: ...
+    def prune_pull_log(self, before: int) -> None: ...
+
+    def leases(self) -> dict[str, tuple[str, int]]:
+        """Source name → (owner, until) of every source claimed now."""
+
+    def source_counts(self, names: Sequence[str]) -> tuple[int, int, int]:
+        """(due, claimed, failing) among `names`, by the database's clock."""
+
+    def take_build_lease(self, owner: str, seconds: int) -> int | None:
+        """A new epoch when this owner may build now; None when another holds the build."""
+
+    def renew_build_lease(self, owner: str, epoch: int, seconds: int) -> bool: ...
+    def release_build_lease(self, owner: str, epoch: int) -> None: ...
+
+    def manifest_entry(self, key: str) -> tuple[str, int, str] | None:
+        """What an object-store output holds at `key`: (sha256, size, content type)."""
+
+    def manifest(self) -> dict[str, tuple[str, int, str]]: ...
+    def put_manifest(self, rows: Iterable[tuple[str, str, int, str]]) -> None: ...
+    def delete_manifest(self, keys: Iterable[str]) -> None: ...
+
+
+def connection_pool(location: Path | PostgresURL, *, size: int) -> object | None:
+    """What a daemon shares between its jobs: a pool of connections to a PostgreSQL state
+    (None for SQLite, whose connections cost nothing to open)."""
+    if not isinstance(location, PostgresURL):
+        return None
+    from feeds.store.postgres import make_pool
+
+    return make_pool(location, size=size)
+
+
+def schema_version(location: Path | PostgresURL) -> int | None:
+    """The schema version of the state at `location` (None: there is no state there yet),
+    read without changing anything."""
+    if isinstance(location, PostgresURL):
+        from feeds.store.postgres import read_version as read_postgres
+
+        return read_postgres(location)
     from feeds.store.sqlite import read_version
 
-    return read_version(location)
+    return read_version(location) if location.exists() else None
 
 
-def open_store(location: Path, *, migrate: bool = False, wait: float = 30.0) -> Store:
-    """The state at `location`. Writers pass `migrate` (an older schema is brought up to
-    date); `wait` is how long to wait for another process's lock on it."""
+def open_store(location: Path | PostgresURL, *, migrate: bool = False, wait: float = 30.0,
+               pool: object | None = None) -> Store:
+    """The state at `location`: a SQLite file, or a PostgreSQL database (or schema). Writers
+    pass `migrate` (a missing or older schema is made or brought up to date); `wait` is how
+    long to wait for another process's lock on it."""
+    if isinstance(location, PostgresURL):
+        from feeds.store.postgres import PostgresStore
+
+        return PostgresStore(location, migrate=migrate, wait=wait, pool=pool)
     from feeds.store.sqlite import SQLiteStore
 
     return SQLiteStore(location, migrate=migrate, wait=wait)

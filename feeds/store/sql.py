@@ -17,10 +17,13 @@ from typing import Any, ClassVar, Protocol
 
 from feeds.codec import entry_from_json, from_epoch, to_epoch
 from feeds.model import Entry, FeedKey, UpstreamFeed
-from feeds.store import EntryRecord, EntryRow, FileRow, SourceState
+from feeds.store import Claim, EntryRecord, EntryRow, FileRow, SourceState
 
 
 class Cursor(Protocol):
+    @property
+    def rowcount(self) -> int: ...
+
     def fetchone(self) -> Any: ...
     def fetchall(self) -> list[Any]: ...
     def __iter__(self) -> Iterator[Any]: ...
@@ -118,7 +121,11 @@ class _EntryQueries(_Queries):
         counts += [self._run(_AHEAD_IN_TAG, (tag, *place)).fetchone()[0] for tag in tags]
         return int(min(counts)) < limit
 
-    def put_entry(self, row: EntryRow, *, new: bool = False) -> None:
+    def put_entry(self, row: EntryRow, *, new: bool = False) -> bool:
+        if row.canonical is not None:  # one entry holds an article link (a unique index too)
+            holder = self.key_with_canonical(row.canonical)
+            if holder is not None and holder != row.key:
+                return False
         self._count_write()
         self._run(
             "INSERT INTO entries (key, origin, hash, first_seen, published, updated, live, "
@@ -139,6 +146,7 @@ class _EntryQueries(_Queries):
                 "INSERT INTO entry_tags (tag, tag_name, key, published) VALUES (?, ?, ?, ?)",
                 [(slug, name, row.key, row.published) for slug, name in row.tags],
             )
+        return True
 
     def published_at(self, second: int) -> bool:
         # `live IN (0, 1)` lets the (live, published) index answer: one index fewer to
@@ -228,7 +236,123 @@ class _EntryQueries(_Queries):
 
 
 
-class SQLStore(_EntryQueries):
+class _ClusterQueries(_Queries):
+    """What many processes share through the state: leases on sources and on the build, the
+    log of stored pulls, and the manifest of what an object-store output holds. Lease times
+    are the database's own clock (`db_now`), never a daemon's."""
+
+    now_sql: ClassVar[str] = "SELECT CAST(strftime('%s', 'now') AS INTEGER)"
+
+    def db_now(self) -> int:
+        return int(self._run(self.now_sql).fetchone()[0])
+
+    def register_sources(self, sources: Iterable[tuple[str, str]]) -> None:
+        self._run_many("INSERT INTO sources (name, url, fetch_url) VALUES (?, ?, ?) "
+                       "ON CONFLICT (name) DO NOTHING", [(n, u, u) for n, u in sources])
+
+    def claim_sources(self, owner: str, names: Sequence[str], *, due_at: int, lease: int,
+                      limit: int, due_only: bool = True, retired: bool = False) -> list[Claim]:
+        now = self.db_now()
+        marks = ", ".join("?" * len(names))
+        if not names:
+            return []
+        rows = self._run(
+            "UPDATE sources SET lease_owner = ?, lease_until = ?, lease_token = lease_token + 1 "  # noqa: S608 (only "?" marks)
+            "WHERE name IN (SELECT name FROM sources WHERE (retired = 0 OR ? = 1) AND "
+            f"name IN ({marks}) AND (next_due <= ? OR ? = 0) AND (lease_until IS NULL OR "
+            "lease_until < ?) ORDER BY next_due, name LIMIT ?) "
+            "RETURNING name, lease_token, next_due",
+            (owner, now + lease, int(retired), *names, due_at, int(due_only), now, limit),
+        ).fetchall()
+        return sorted(Claim(row[0], row[1], row[2], owner) for row in rows)
+
+    def finish_claim(self, claim: Claim, state: SourceState) -> bool:
+        """Store a claimed source's new state and end the claim, if the claim still holds
+        (its token unchanged: no other daemon took the source over meanwhile)."""
+        cursor = self._run(
+            "UPDATE sources SET lease_owner = NULL, lease_until = NULL WHERE name = ? "
+            "AND lease_owner = ? AND lease_token = ?", (claim.name, claim.owner, claim.token))
+        if cursor.rowcount != 1:
+            return False
+        self.put_source(state)  # type: ignore[attr-defined]
+        return True
+
+    def log_pull(self, source: str, due: int, owner: str, result: str, at: int) -> bool:
+        """Record a stored pull; False when this (source, due time) was stored already."""
+        cursor = self._run(
+            "INSERT INTO pull_log (source, due, owner, result, at) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (source, due) DO NOTHING", (source, due, owner, result, at))
+        return cursor.rowcount == 1
+
+    def pull_history(self, source: str, limit: int) -> list[tuple[int, str, str, int]]:
+        """The latest stored pulls of a source: (due, owner, result, at), newest first."""
+        rows = self._run("SELECT due, owner, result, at FROM pull_log WHERE source = ? "
+                         "ORDER BY at DESC, due DESC LIMIT ?", (source, limit)).fetchall()
+        return [tuple(row) for row in rows]
+
+    def prune_pull_log(self, before: int) -> None:
+        self._run("DELETE FROM pull_log WHERE at < ?", (before,))
+
+    def source_counts(self, names: Sequence[str]) -> tuple[int, int, int]:
+        """(due, claimed, failing) among `names`, by the database's clock."""
+        if not names:
+            return 0, 0, 0
+        now = self.db_now()
+        marks = ", ".join("?" * len(names))
+        row = self._run(
+            "SELECT COALESCE(SUM(CASE WHEN retired = 0 AND next_due <= ? THEN 1 ELSE 0 END), 0), "  # noqa: S608 (only "?" marks)
+            "COALESCE(SUM(CASE WHEN lease_until >= ? THEN 1 ELSE 0 END), 0), "
+            "COALESCE(SUM(CASE WHEN failures > 0 THEN 1 ELSE 0 END), 0) "
+            f"FROM sources WHERE name IN ({marks})", (now, now, *names)).fetchone()
+        return int(row[0]), int(row[1]), int(row[2])
+
+    def leases(self) -> dict[str, tuple[str, int]]:
+        """Source name → (owner, until) of every source claimed now."""
+        rows = self._run("SELECT name, lease_owner, lease_until FROM sources "
+                         "WHERE lease_owner IS NOT NULL").fetchall()
+        return {row[0]: (row[1], row[2]) for row in rows}
+
+    def take_build_lease(self, owner: str, seconds: int) -> int | None:
+        """The build lease's new epoch if this owner may build now (nobody holds the lease,
+        or it ran out, or this owner holds it); None when another holds it."""
+        now = self.db_now()
+        self._run("INSERT INTO leases (name) VALUES ('build') ON CONFLICT (name) DO NOTHING")
+        row = self._run(
+            "UPDATE leases SET owner = ?, until = ?, epoch = epoch + 1 WHERE name = 'build' "
+            "AND (owner IS NULL OR owner = ? OR until < ?) RETURNING epoch",
+            (owner, now + seconds, owner, now)).fetchone()
+        return None if row is None else int(row[0])
+
+    def renew_build_lease(self, owner: str, epoch: int, seconds: int) -> bool:
+        now = self.db_now()
+        cursor = self._run("UPDATE leases SET until = ? WHERE name = 'build' AND owner = ? "
+                           "AND epoch = ? AND until >= ?", (now + seconds, owner, epoch, now))
+        return cursor.rowcount == 1
+
+    def release_build_lease(self, owner: str, epoch: int) -> None:
+        self._run("UPDATE leases SET owner = NULL, until = 0 WHERE name = 'build' "
+                  "AND owner = ? AND epoch = ?", (owner, epoch))
+
+    def manifest_entry(self, key: str) -> tuple[str, int, str] | None:
+        row = self._run("SELECT hash, size, type FROM manifest WHERE key = ?",
+                        (key,)).fetchone()
+        return None if row is None else (str(row[0]), int(row[1]), str(row[2]))
+
+    def manifest(self) -> dict[str, tuple[str, int, str]]:
+        return {row[0]: (row[1], row[2], row[3])
+                for row in self._run("SELECT key, hash, size, type FROM manifest")}
+
+    def put_manifest(self, rows: Iterable[tuple[str, str, int, str]]) -> None:
+        self._run_many(
+            "INSERT INTO manifest (key, hash, size, type) VALUES (?, ?, ?, ?) ON CONFLICT (key) "
+            "DO UPDATE SET hash = excluded.hash, size = excluded.size, type = excluded.type",
+            rows)
+
+    def delete_manifest(self, keys: Iterable[str]) -> None:
+        self._run_many("DELETE FROM manifest WHERE key = ?", [(key,) for key in keys])
+
+
+class SQLStore(_EntryQueries, _ClusterQueries):
     """Every query of the state; see `feeds.store.Store` for what each promises. A backend
     extends it with its connection (`_run`, `_run_many`) and units of work."""
 
@@ -287,6 +411,9 @@ class SQLStore(_EntryQueries):
     def take_pending(self) -> set[FeedKey]:
         rows = self._run("DELETE FROM pending_feeds RETURNING feed").fetchall()
         return {FeedKey.parse(row[0]) for row in rows}
+
+    def has_pending(self) -> bool:
+        return self._run("SELECT 1 FROM pending_feeds LIMIT 1").fetchone() is not None
 
     def add_pending_pages(self, keys: Iterable[str]) -> None:
         self._run_many("INSERT INTO pending_pages (key) VALUES (?) ON CONFLICT DO NOTHING",

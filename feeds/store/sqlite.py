@@ -81,7 +81,37 @@ CREATE TABLE IF NOT EXISTS sources (
 MIGRATIONS: dict[int, str] = {  # the schema version each one leads to → its statements
     2: """
 ALTER TABLE sources ADD COLUMN skipped TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE sources ADD COLUMN lease_owner TEXT;
+ALTER TABLE sources ADD COLUMN lease_until INTEGER;
+ALTER TABLE sources ADD COLUMN lease_token INTEGER NOT NULL DEFAULT 0;
 CREATE TABLE pending_pages (key TEXT PRIMARY KEY);
+CREATE TABLE pull_log (
+    source TEXT NOT NULL,
+    due INTEGER NOT NULL,
+    owner TEXT NOT NULL,
+    result TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    PRIMARY KEY (source, due)
+);
+CREATE INDEX pull_log_by_time ON pull_log (at);
+CREATE TABLE leases (
+    name TEXT PRIMARY KEY,
+    owner TEXT,
+    until INTEGER NOT NULL DEFAULT 0,
+    epoch INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE manifest (
+    key TEXT PRIMARY KEY,
+    hash TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    type TEXT NOT NULL
+);
+UPDATE entries SET canonical = NULL WHERE canonical IS NOT NULL AND EXISTS (
+    SELECT 1 FROM entries AS o WHERE o.canonical = entries.canonical
+    AND (o.first_seen < entries.first_seen OR (o.first_seen = entries.first_seen
+    AND o.key < entries.key)));
+DROP INDEX entries_by_canonical;
+CREATE UNIQUE INDEX entries_by_canonical ON entries (canonical) WHERE canonical IS NOT NULL;
 """,
 }
 SCHEMA_VERSION = max(MIGRATIONS)
@@ -260,7 +290,9 @@ def read_version(path: Path) -> int:
                                                 uri=True)) as db:
             return _version_of(db)
     except sqlite3.Error as exc:
-        raise StoreError(str(path), f"cannot read the state's schema version: {exc}") from exc
+        name = getattr(exc, "sqlite_errorname", "")
+        kind = CorruptState if name.startswith(("SQLITE_NOTADB", "SQLITE_CORRUPT")) else StoreError
+        raise kind(str(path), f"cannot open the state database: {exc}") from exc
 
 
 def _version_of(db: sqlite3.Connection) -> int:

@@ -1,0 +1,125 @@
+"""Store what a pull fetched: a feed's items as entries, each once (identity, dedupe across
+sources), with their times, and the pages of those without a link of their own.
+
+Runs inside the caller's unit of work; the rules of identity and of what
+names an article are pure (`feeds.republish`), the time rules too
+(`feeds.entries.upstream_times`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+
+from feeds import lang
+from feeds.codec import from_epoch, to_epoch
+from feeds.config import Config, UpstreamConfig
+from feeds.entries import upstream_times
+from feeds.model import Attribution, Entry, Section, UpstreamFeed
+from feeds.publish.decide import Seconds
+from feeds.republish import Candidate, Republisher, article_link, candidates, matches
+from feeds.sanitize import text_only
+from feeds.site import identity
+from feeds.sources.upstream import ParsedFeed, UpstreamItem
+from feeds.store import EntryRow, Store
+
+
+def store_items(
+    config: Config, store: Store, source: UpstreamConfig, parsed: ParsedFeed, now: datetime,
+    fetch_url: str, seconds: Seconds,
+) -> int:
+    """Store the items of one fetched feed; the number of new entries."""
+    republisher = _republisher(config, store, source, parsed, now)
+    homes = [home for home in (parsed.home, source.url, fetch_url) if home]
+    items = [item for item in parsed.items if _wanted(source, item)]
+    seen: set[str] = set()
+    new = 0
+    for item, candidate in zip(items, candidates(source.name, items), strict=True):
+        language = parsed.language or lang.recognize(
+            _text_of(item), config.site.languages, config.site.language)
+        entry, digest = republisher.entry(item, candidate.key, language)
+        key = _identity(store, candidate, digest)
+        if key in seen:
+            continue  # the same item twice in one feed: the first stands
+        seen.add(key)
+        if key != candidate.key:
+            entry, digest = republisher.entry(item, key, language)
+        canonical = article_link(item.link, homes)
+        holder = None if canonical is None else store.key_with_canonical(canonical)
+        if holder is not None and holder != key:
+            if not holder.startswith(f"upstream/{source.name}/"):
+                continue  # the same article from another source: published once
+            canonical = None  # another item of this source about that article: its own entry
+        new += _store_entry(store, entry, digest, item, canonical, now, seconds,
+                            origin=source.name)
+    return new
+
+
+def _wanted(source: UpstreamConfig, item: UpstreamItem) -> bool:
+    text = _text_of(item)
+    if source.include and not matches(source.include, text):
+        return False
+    return not (source.exclude and matches(source.exclude, text))
+
+
+def _text_of(item: UpstreamItem) -> str:
+    return f"{item.title} {text_only(item.summary_html)} {text_only(item.content_html or '')}"
+
+
+def _identity(store: Store, candidate: Candidate, digest: str) -> str:
+    """The old rule's key, unless items collide on it: then only the one the state holds
+    under it keeps it, and the others take the key their title and date give them."""
+    if candidate.distinct is None:
+        return candidate.key
+    previous = store.entry_record(candidate.key)
+    if previous is not None and previous.hash == digest:
+        return candidate.key
+    return candidate.distinct
+
+
+def _store_entry(store: Store, entry: Entry, digest: str, item: UpstreamItem,
+                 canonical: str | None, now: datetime, seconds: Seconds, *, origin: str) -> int:
+    """Store one entry unless the state holds it already; 1 when it is new."""
+    previous = store.entry_record(entry.key)
+    dated = item.published or item.updated
+    published = None if dated is None else to_epoch(dated)
+    if published is None and previous is None:  # first seen now, at a second of its own
+        published = seconds.unique(to_epoch(now))
+    times = upstream_times(previous, published,
+                           None if item.updated is None else to_epoch(item.updated),
+                           digest, to_epoch(now))
+    entry = replace(entry, published=from_epoch(times.published),
+                    updated=from_epoch(times.updated))
+    row = EntryRow.of(entry, origin=f"upstream:{origin}", hash=digest,
+                      first_seen=times.first_seen, live=True, canonical=canonical)
+    if (previous is not None and previous.hash == digest and previous.updated == times.updated
+            and store.entry_data(entry.key) == row.data):
+        return 0  # as stored: a rendering that changed (a repaired link) is stored again,
+    if not store.put_entry(row):  # with its times kept unless its content changed
+        return 0  # another source's entry took the article meanwhile (another daemon's)
+    store.add_pending(entry.feed_keys())
+    if entry.page is not None:
+        store.add_pending_pages([entry.key])
+    return previous is None
+
+
+def _republisher(config: Config, store: Store, source: UpstreamConfig, parsed: ParsedFeed,
+                 now: datetime) -> Republisher:
+    section_name = next(s.name for s in config.sections if s.slug == source.section)
+    outlet = next((o for o in config.outlets if o.name == source.outlet), None)
+    attribution = Attribution(
+        name=source.outlet,
+        url=(outlet.url if outlet and outlet.url else parsed.home),
+        feed_url=source.url,
+    )
+    # Atom requires <source><updated>: an RSS channel without a date gets its newest item's.
+    dates = [d for i in parsed.items for d in (i.updated or i.published,) if d is not None]
+    newest = max(dates, default=None)
+    upstream = UpstreamFeed(id=parsed.id, title=parsed.title, url=source.url, home=parsed.home,
+                            updated=min(parsed.updated or newest or now, now))
+    return Republisher(
+        source=source.name, section=Section(source.section, section_name),
+        attribution=attribution, upstream=upstream,
+        id_prefix=identity(config, store, now).id_prefix, base_url=config.site.base_url,
+        full=source.content == "full",
+    )
