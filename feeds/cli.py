@@ -11,14 +11,19 @@ carries its status (`feeds.errors`); nothing here catches `KeyError`,
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
+import tempfile
+from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
+from zoneinfo import ZoneInfo
 
 from feeds import __version__, config, publish
+from feeds.codec import to_epoch
 from feeds.errors import (
     EXIT_FAILED,
     EXIT_OK,
@@ -31,6 +36,7 @@ from feeds.errors import (
 from feeds.lock import writer_lock
 from feeds.model import Diagnostic, FeedFormat, FeedKey
 from feeds.output import open_output
+from feeds.publish import report
 from feeds.sources.seeds import check_folder
 from feeds.store import Store, open_store, schema_version
 
@@ -51,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     handler = {"build": _build, "check": _check, "export": _export, "pull": _pull,
                "sources": _sources, "run": _run, "serve": _serve,
-               "migrate": _migrate}[args.command]
+               "migrate": _migrate, "status": _status, "preview": _preview}[args.command]
     try:
         cfg, notes = config.load(Path(args.config), seeds=args.seeds, output=args.output,
                                  state=args.state)
@@ -61,6 +67,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except FeedsError as exc:  # each error knows its exit status
         _say(Diagnostic("error", exc.where, exc.message))
         return exc.exit_status
+    except BrokenPipeError:  # `feeds status | head`: the reader left; no traceback for that
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FAILED
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -86,8 +95,13 @@ def _parser() -> argparse.ArgumentParser:
                        help="re-read every article and re-render every file (writes only changes)")
     build.add_argument("--allow-unpublish", action="store_true",
                        help="let this build unpublish more than [safety] max_unpublish allows")
-    commands.add_parser("check", parents=[common],
-                        help="parse the config and every article, print diagnostics, write nothing")
+    check = commands.add_parser("check", parents=[common],
+                                help="parse the config and every article, print diagnostics, "
+                                "drafts and held articles; write nothing")
+    for quiet in (build, check):
+        quiet.add_argument("-q", "--quiet", action="store_true",
+                           help="print only errors and warnings about files changed since the "
+                           "last build (for cron: mail only news)")
     export = commands.add_parser("export", parents=[common],
                                  help="write one feed to a file or stdout, not touching output/")
     export.add_argument("--feed", required=True, help="a section slug, 'all', or 'tags/<tag>'")
@@ -97,6 +111,9 @@ def _parser() -> argparse.ArgumentParser:
                                help="fetch the upstream sources that are due into the state")
     pull.add_argument("--all", action="store_true", help="every source, due or not")
     pull.add_argument("--source", action="append", metavar="NAME", help="this source (repeatable)")
+    pull.add_argument("-q", "--quiet", action="store_true",
+                      help="print only errors and warnings")
+    _editor_commands(commands, common)
     commands.add_parser("sources", parents=[common],
                         help="print each upstream source's health as a table")
     commands.add_parser("migrate", parents=[common],
@@ -110,6 +127,18 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", parents=[common], help="serve output/ over HTTP")
     serve.add_argument("--bind", metavar="HOST:PORT", help="default: [serve] bind")
     return parser
+
+
+def _editor_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser],
+                     common: argparse.ArgumentParser) -> None:
+    status = commands.add_parser("status", parents=[common],
+                                 help="every article's status (read-only)")
+    status.add_argument("--json", action="store_true", help="a JSON array, one object each")
+    preview = commands.add_parser("preview", parents=[common],
+                                  help="render one article (a draft too) outside output/")
+    preview.add_argument("file", metavar="FILE", help="the article file")
+    preview.add_argument("-o", dest="out", metavar="DIR",
+                         help="folder to write into (default: a new temporary folder)")
 
 
 def _say(diagnostic: Diagnostic, stream: TextIO | None = None) -> None:
@@ -167,18 +196,43 @@ def _client(cfg: config.Config) -> httpx.Client:
     )
 
 
-def _run_pull(cfg: config.Config, store: Store, names: tuple[str, ...] | None, force: bool) -> int:
+def _run_pull(cfg: config.Config, store: Store, names: tuple[str, ...] | None, force: bool,
+              quiet: bool) -> int:
     from feeds import pull
 
     with _client(cfg) as client:
         result = pull.pull(cfg, store, client, _now(), names=names, force=force)
     for diagnostic in result.diagnostics:
-        _say(diagnostic)
+        if not quiet or diagnostic.level != "notice":
+            _say(diagnostic)
+    if quiet:
+        return len(result.failed) + len(result.refused)
     failed = f": {', '.join(result.failed)}" if result.failed else ""
     busy = f"; {len(result.busy)} held by another process" if result.busy else ""
     print(f"pulled {len(result.pulled)} source(s), {result.new_entries} new entries; "
           f"{len(result.failed)} failed{failed}{busy}")
+    if result.new_entries:
+        print("the new entries are published by the next build (`feeds build`; a running "
+              "`feeds run` publishes them within seconds)")
+    elif not (result.pulled or result.failed or result.busy or force or names):
+        print(_next_pull(cfg, store))
     return len(result.failed) + len(result.refused)
+
+
+def _next_pull(cfg: config.Config, store: Store) -> str:
+    """Why nothing was pulled: when the next source falls due, and how not to wait."""
+    configured = {u.name for u in cfg.upstream}
+    if not configured:
+        return "no upstream sources are configured ([[upstream]] in the configuration)"
+    with store.snapshot():
+        due = sorted((s.next_due, s.name) for s in store.sources()
+                     if s.name in configured and not s.retired)
+    hint = "`feeds pull --all` pulls every source now"
+    if not due:
+        return f"no source is due; {hint}"
+    seconds, name = due[0]
+    return (f"no source is due: the next is {name!r}, at "
+            f"{report.local_time(seconds, cfg.site.zone)}; {hint}")
 
 
 def _pull(cfg: config.Config, args: argparse.Namespace) -> int:
@@ -191,7 +245,7 @@ def _pull(cfg: config.Config, args: argparse.Namespace) -> int:
         store = _open_store(cfg, create=True)
         try:
             names = tuple(args.source) if args.source else None
-            failed = _run_pull(cfg, store, names, force=args.all)
+            failed = _run_pull(cfg, store, names, force=args.all, quiet=args.quiet)
         finally:
             store.close()
     return EXIT_FAILED if failed else EXIT_OK
@@ -217,7 +271,7 @@ def _build(cfg: config.Config, args: argparse.Namespace) -> int:
         store = _open_store(cfg, create=True)
         try:
             if args.pull:
-                failed = _run_pull(cfg, store, None, force=False)
+                failed = _run_pull(cfg, store, None, force=False, quiet=args.quiet)
             output = open_output(cfg.paths.output, store=store, s3=cfg.s3)
             progress = _progress if sys.stderr.isatty() else None
             try:
@@ -233,8 +287,7 @@ def _build(cfg: config.Config, args: argparse.Namespace) -> int:
             store.close()
     if progress is not None and result.articles_read >= 500:
         print(file=sys.stderr)  # end the progress line
-    for diagnostic in result.diagnostics:
-        _say(diagnostic)
+    _say_all(result.diagnostics, result.repeated if args.quiet else None)
     feeds = publish.changed_feed_urls(cfg, result.changed)
     if cfg.websub_hub and feeds:
         from feeds.sources import fetch
@@ -242,15 +295,40 @@ def _build(cfg: config.Config, args: argparse.Namespace) -> int:
         with fetch.make_hub_client(user_agent=fetch.user_agent(cfg.site.base_url)) as hub:
             for problem in fetch.ping_hub(hub, cfg.websub_hub, feeds):
                 _say(Diagnostic("warning", cfg.websub_hub, f"WebSub ping failed: {problem}"))
-    out = cfg.paths.output
-    where = (f"{out}/ (all sections: {out / 'rss.xml'}, {out / 'atom.xml'}, "
-             f"{out / 'feed.json'}; index: {out / 'index.html'})" if isinstance(out, Path)
-             else f"{out} (served at {cfg.site.base_url})")
-    print(f"{result.published} entries published; {len(result.changed)} file(s) changed; "
-          f"{result.errors} error(s).\nFeeds are in {where}")
-    if result.next_due is not None:
-        print(f"next held-back article is due at {result.next_due.isoformat()}")
+    if not args.quiet:
+        for line in report.lines(result.changes, cfg.site.zone):
+            print(line)
+        print(f"{result.published} entries published; {len(result.changed)} file(s) changed; "
+              f"{result.errors} error(s).")
+        if result.next_due is not None:
+            print("the next held article goes out at "
+                  f"{report.local_time(to_epoch(result.next_due), cfg.site.zone)}")
+        print(_where(cfg))
     return EXIT_FAILED if result.errors or failed else EXIT_OK
+
+
+def _say_all(diagnostics: Sequence[Diagnostic], repeated: Sequence[Diagnostic] | None) -> None:
+    """Every diagnostic; with `repeated` (-q), only the errors and warnings of files that
+    changed since the last build, so that a cron job mails only news."""
+    old = set(repeated or ())
+    for diagnostic in diagnostics:
+        if repeated is None or (diagnostic.level != "notice" and diagnostic not in old):
+            _say(diagnostic)
+
+
+def _where(cfg: config.Config) -> str:
+    """The build's last line: where the feeds are, and a way to look at them that works (the
+    index opened as a file would not open its folder links)."""
+    out = cfg.paths.output
+    if not isinstance(out, Path):
+        return f"Feeds are in {out} (served at {cfg.site.base_url})"
+    try:
+        host, port = config.parse_bind(cfg.serve_bind)
+    except ValueError:
+        host, port = "127.0.0.1", 8080
+    shown = f"[{host}]" if ":" in host else host
+    return (f"Feeds are in {out}/ (all sections: rss.xml, atom.xml, feed.json). To look at "
+            f"them: `feeds serve`, then open http://{shown}:{port}/")
 
 
 def _progress(done: int, total: int) -> None:
@@ -311,13 +389,84 @@ def _check(cfg: config.Config, args: argparse.Namespace) -> int:
     check_folder(cfg.paths.seeds)
     store = _open_store(cfg, create=False)
     try:
-        result = publish.build(cfg, store, _now(), output=None, reread=True)
+        result, states = publish.check(cfg, store, _now(), reread=not args.quiet)
     finally:
         store.close()
-    for diagnostic in result.diagnostics:
-        _say(diagnostic)
-    print(f"{result.articles_read} article(s) checked; {result.errors} error(s).")
+    _say_all(result.diagnostics, result.repeated if args.quiet else None)
+    if args.quiet:
+        return EXIT_FAILED if result.errors else EXIT_OK
+    zone = cfg.site.zone
+    for state in states:
+        if state.status != "published":
+            print(_status_line(state, zone))
+    counts = Counter(state.status for state in states)
+    print(f"{result.articles_read} article(s) checked: {counts['published']} published, "
+          f"{counts['held']} held until later, {counts['draft']} draft(s); "
+          f"{result.errors} error(s).")
     return EXIT_FAILED if result.errors else EXIT_OK
+
+
+def _status_line(state: publish.ArticleState, zone: ZoneInfo) -> str:
+    words = report.status_words(state.status, state.held_until, zone)
+    title = f'  "{state.title}"' if state.title else ""
+    why = f"  ({state.message})" if state.message and state.status.startswith("error") else ""
+    return f"{words}  {state.path}{title}{why}"
+
+
+def _status(cfg: config.Config, args: argparse.Namespace) -> int:
+    """Read-only: never migrates, never writes; no state yet is an empty list."""
+    store = _open_store(cfg, create=False)
+    try:
+        states = publish.statuses(cfg, store, _now())
+    finally:
+        store.close()
+    if args.json:
+        json.dump([state.as_json() for state in states], sys.stdout, ensure_ascii=False,
+                  indent=1)
+        print()
+    else:
+        for state in states:
+            print(_status_line(state, cfg.site.zone))
+        counts = Counter(state.status.removesuffix("-kept") for state in states)
+        print(f"{len(states)} article(s): " + (", ".join(
+            f"{n} {word}" for word, n in sorted(counts.items())) or "none yet (no build)"))
+    return EXIT_FAILED if any(s.status.startswith("error") for s in states) else EXIT_OK
+
+
+def _preview(cfg: config.Config, args: argparse.Namespace) -> int:
+    """Publishes nothing and never touches the state: a draft's page, opened as a file."""
+    path = Path(args.file)
+    try:
+        data = path.read_bytes()
+        mtime = int(path.stat().st_mtime)
+    except OSError as exc:
+        raise UsageError(args.file, f"cannot read: {exc.strerror or exc}") from None
+    folder = cfg.paths.seeds.resolve()
+    where = (f"{publish.seeds_label(cfg)}/{path.resolve().relative_to(folder).as_posix()}"
+             if path.resolve().is_relative_to(folder) else str(path))
+    store = _open_store(cfg, create=False)
+    try:
+        seen = publish.preview(cfg, store, _now(), where, data, mtime)
+    finally:
+        store.close()
+    for diagnostic in seen.diagnostics:
+        _say(diagnostic)
+    words = report.status_words(seen.status, seen.held_until, cfg.site.zone)
+    if seen.page is None:
+        print(f"{words}  {where}: nothing to preview")
+        return EXIT_FAILED
+    out = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="feeds-preview-"))
+    page = out / "index.html"
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        page.write_bytes(seen.page)
+    except OSError as exc:
+        from feeds.errors import OutputError
+
+        raise OutputError(str(out), exc.strerror or str(exc)) from exc
+    status = "would be published" if seen.status == "published" else words
+    print(f'{status}  {where}  "{seen.title}"\npreview: {page.resolve().as_uri()}')
+    return EXIT_FAILED if seen.status == "error" else EXIT_OK
 
 
 def _export(cfg: config.Config, args: argparse.Namespace) -> int:

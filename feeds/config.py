@@ -627,7 +627,7 @@ def parse_bind(value: str) -> tuple[str, int]:
     and a port 1–65535. ValueError says what is wrong (an empty host would bind every
     interface: never by accident)."""
     host, sep, port = value.strip().rpartition(":")
-    if not sep:
+    if not sep or value.strip().endswith("]"):
         raise ValueError(f"must be HOST:PORT with a port, e.g. 127.0.0.1:8080, not {value!r}")
     if not host:
         raise ValueError(f"needs a host before the port (an empty host would listen on every "
@@ -648,7 +648,6 @@ def _check_bind(value: str) -> str | None:
         parse_bind(value)
     except ValueError as exc:
         return str(exc)
-    return None
     return None
 
 

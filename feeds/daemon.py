@@ -26,7 +26,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any, Literal
 
-from feeds import health
+from feeds import health, publish
 from feeds.config import S3URL, Config, PostgresURL
 from feeds.errors import ConfigError, StoreError, UsageError
 from feeds.jobs import Jobs
@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     import httpx
 
 log = logging.getLogger("feeds")
+REPORT_LOGGER = "feeds.report"  # the per-article report (jobs.py): stdout
 STOP_TIMEOUT = 8.0  # seconds a running job may take to finish after SIGTERM
 Role = Literal["pull", "build", "all"]
 Loader = Callable[[], tuple[Config, list[Diagnostic]]]
@@ -58,6 +59,14 @@ def setup_logging() -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.INFO)
+    # The per-article report goes to stdout, as `feeds build` prints it; diagnostics to stderr.
+    articles = logging.StreamHandler(sys.stdout)
+    plain = logging.Formatter(stamp + "%(message)s", "%Y-%m-%dT%H:%M:%SZ")
+    plain.converter = time.gmtime
+    articles.setFormatter(plain)
+    report = logging.getLogger(REPORT_LOGGER)
+    report.handlers[:] = [articles]
+    report.propagate = False
     for noisy in ("apscheduler", "httpx", "watchdog", "psycopg", "botocore", "boto3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
@@ -80,7 +89,7 @@ def served(config: Config, problems: health.Problems | None = None,
             store = open_store(config.paths.state, wait=1)
             try:
                 return health.report(store, rebuild_every=config.rebuild_every, now=moment,
-                                     problems=found)
+                                     problems=found, label=publish.seeds_label(config))
             finally:
                 store.close()
         except StoreError as exc:

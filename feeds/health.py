@@ -3,7 +3,8 @@
     {"healthy": false,
      "problems": [{"kind": "build"|"state"|"config"|"sources"|"safety",
                    "message": "…", "since": "2026-12-07T10:00:00+00:00"}],
-     "last_build": "…", "age_seconds": 12, "sources": {name: {…}}, "held": [...]}
+     "last_build": "…", "age_seconds": 12, "sources": {name: {…}},
+     "held": [{"path": "seeds/…", "status": "held"|"error"|"error-kept"|"draft", …}]}
 
 The daemon knows its own problems (a failed or stopped build, an unreachable
 state, an invalid config) and keeps them in memory (`Problems`), so that a
@@ -21,6 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from feeds.codec import from_epoch, to_epoch
+from feeds.publish import status
 from feeds.store import Store
 
 STALE_AFTER = 3  # rebuild intervals without a good build before the site counts as stale
@@ -67,18 +69,20 @@ def report(
     rebuild_every: int,
     now: datetime,
     problems: list[Problem] | None = None,
+    label: str = "seeds",
 ) -> dict[str, Any]:
     """The report from the state (`store`; None when there is none yet) and the problems the
     caller knows of."""
     found = list(problems or ())
     result: dict[str, Any] = {"healthy": False, "problems": [], "last_build": None,
-                              "age_seconds": None, "sources": {}}
+                              "age_seconds": None, "sources": {}, "held": []}
     if store is None:
         found.append(Problem("build", "no build yet", now))
     else:
         with store.snapshot():
             last = store.get_meta("last_success")
             sources = store.sources()
+            result["held"] = status.held(store, now, label)
         result["sources"] = {
             state.name: {
                 "status": state.last_status, "failures": state.failures,

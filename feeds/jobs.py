@@ -28,6 +28,7 @@ from feeds.lock import writer_lock
 from feeds.metrics import Metrics, SourceCounts
 from feeds.model import Diagnostic
 from feeds.output import open_output
+from feeds.publish import report
 from feeds.sources import fetch
 from feeds.store import Store, open_store
 
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     import httpx
 
 log = logging.getLogger("feeds")
+articles = logging.getLogger("feeds.report")  # stdout, like `feeds build`'s report
 
 
 def now() -> datetime:
@@ -187,6 +189,8 @@ class Jobs:
     def _announce(self, result: publish.BuildResult) -> None:
         config = self.config
         feeds = publish.changed_feed_urls(config, result.changed)
+        for line in report.lines(result.changes, config.site.zone):  # what the editor asks
+            articles.info("%s", line)
         if result.changed:  # idle rebuilds are not logged
             log.info("rebuild: %d file(s) changed, %d feed(s): %s", len(result.changed),
                      len(feeds),

@@ -61,9 +61,10 @@ def _when(moment: datetime, zone: ZoneInfo) -> str:
     return f'<time datetime="{moment.isoformat()}">{local.strftime("%Y-%m-%d %H:%M %Z")}</time>'
 
 
-def article_page(site: PageSite, entry: Entry, section_feed: FeedInfo) -> bytes:
-    """A plain, readable page: the link every local entry points to."""
-    up = "../"
+def article_page(site: PageSite, entry: Entry, section_feed: FeedInfo, up: str = "../"
+                 ) -> bytes:
+    """A plain, readable page: the link every local entry points to. `up` leads to the site's
+    root: relative in `output/`, the site's URL in a preview opened as a file."""
     head = f'<link rel="canonical" href="{escape(entry.link)}">\n' + _autodiscovery(
         section_feed, up
     )

@@ -73,7 +73,8 @@ def test_check_prints_diagnostics_and_writes_nothing(project: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "notice: seeds/baru.txt: unknown section 'Budaya': created as 'budaya'" in result.stderr
     assert "warning: seeds/lama.txt: not valid UTF-8" in result.stderr
-    assert "3 article(s) checked; 0 error(s)." in result.stdout
+    assert "3 article(s) checked: 3 published, 0 held until later, 0 draft(s); 0 error(s)." in (
+        result.stdout)
     assert not (project / "output").exists() and not (project / "state").exists()
 
 

@@ -46,15 +46,20 @@ def wait_for(predicate: object, timeout: float, what: str) -> None:
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
-@pytest.fixture
-def daemon(project: Path) -> Iterator[tuple[subprocess.Popen[bytes], str, Path]]:
-    fast_config(project)
+def launch(project: Path) -> tuple[subprocess.Popen[bytes], str, Path]:
+    """`feeds run --bind` on a free port, its output in daemon.log: (process, URL, log)."""
     port = free_port()
     log = project / "daemon.log"
     with log.open("wb") as sink:
         process = subprocess.Popen([str(FEEDS), "run", "--bind", f"127.0.0.1:{port}"],
                                    cwd=project, stdout=sink, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
+    return process, f"http://127.0.0.1:{port}", log
+
+
+@pytest.fixture
+def daemon(project: Path) -> Iterator[tuple[subprocess.Popen[bytes], str, Path]]:
+    fast_config(project)
+    process, base, log = launch(project)
 
     def serving() -> bool:
         try:

@@ -91,6 +91,23 @@ def test_file_rows_stream_in_code_point_order_with_their_diagnostics(store: Stor
         assert store.file("b.txt") == rows[2] and store.file("nope.txt") is None
 
 
+def test_held_files_are_those_in_error_and_those_dated_later(store: Store) -> None:
+    from feeds.model import Diagnostic
+
+    with store.transaction():
+        for key, when, live in (("now", NOW, True), ("later", NOW + timedelta(hours=1), True),
+                                ("draft", NOW + timedelta(hours=1), False)):
+            put(store, entry(key, when), live=live)
+            store.put_file(FileRow.of((f"{key}.txt", 1, 1, 1), key))
+        store.put_file(FileRow.of(("rusak.txt", 1, 1, 1), None,
+                                  (Diagnostic("error", "seeds/rusak.txt", "no title line"),)))
+        store.put_file(FileRow.of(("ragu.txt", 1, 1, 1), "ragu",
+                                  (Diagnostic("warning", "seeds/ragu.txt", "unknown key"),)))
+    with store.snapshot():
+        assert [r.path for r in store.held_files(NOW)] == ["later.txt", "rusak.txt"]
+        assert [r.path for r in store.held_files(NOW + timedelta(hours=2))] == ["rusak.txt"]
+
+
 def test_latest_is_each_feeds_newest_published_live_entries(store: Store) -> None:
     with store.transaction():
         for hours, key in enumerate(["a", "b", "c", "d"]):

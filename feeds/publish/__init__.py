@@ -20,25 +20,42 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from feeds import __version__, entries, pages
 from feeds.codec import from_epoch, to_epoch
 from feeds.config import Config
 from feeds.errors import SafetyStop, UnknownFeed
-from feeds.model import Diagnostic, FeedFormat, FeedKey
+from feeds.model import Diagnostic, FeedFormat, FeedKey, Section, Tag
 from feeds.output import Output
 from feeds.publish.articles import ArticlePass, Tally
 from feeds.publish.books import Books
 from feeds.publish.feedset import FEED_FILES, FeedSet, FeedStyle
+from feeds.publish.preview import Preview
+from feeds.publish.preview import render as render_preview
+from feeds.publish.report import Change
+from feeds.publish.status import ArticleState, article_states
 from feeds.publish.workers import Parallelism, Renderer, Workers
 from feeds.site import identity
 from feeds.sources import article as article_reader
 from feeds.sources import seeds
 from feeds.store import Store
 
-__all__ = ["FEED_FILES", "BuildResult", "Parallelism", "build", "changed_feed_urls", "export"]
+__all__ = [
+    "FEED_FILES",
+    "ArticleState",
+    "BuildResult",
+    "Parallelism",
+    "Preview",
+    "build",
+    "changed_feed_urls",
+    "check",
+    "export",
+    "preview",
+    "seeds_label",
+    "statuses",
+]
 
 RENDER_VERSION = "2"  # bump when rendering changes, so the next build re-renders everything
 AUTO = Parallelism()  # workers from 2,000 changed articles or 32 feeds
@@ -51,6 +68,8 @@ class BuildResult:
     articles_read: int = 0
     published: int = 0
     next_due: datetime | None = None
+    changes: list[Change] = field(default_factory=list)  # articles whose status changed
+    repeated: list[Diagnostic] = field(default_factory=list)  # of files that did not change
 
     @property
     def errors(self) -> int:
@@ -113,7 +132,7 @@ def _run(
     books = Books(output, store, full=plan.full)
     with Workers(plan.renderer, output, parallel) as workers:
         articles = ArticlePass(
-            store, now, plan.renderer, books, config.paths.seeds, _label(config),
+            store, now, plan.renderer, books, config.paths.seeds, seeds_label(config),
             full=plan.full, reread=reread or plan.full, progress=progress,
         )
         tally = articles.run(workers)
@@ -141,6 +160,7 @@ def _run(
             store.set_meta("last_build", str(to_epoch(now)))
     result.diagnostics.extend(tally.diagnostics)
     result.diagnostics = _fold_notices(result.diagnostics)
+    result.changes, result.repeated = tally.changes, tally.repeated
     result.articles_read = tally.read
     result.published = store.count(now)
     result.next_due = store.next_due(now)
@@ -169,6 +189,38 @@ def _plan(config: Config, store: Store, now: datetime, output: Output | None, *,
     return _Plan(renderer, FeedSet(config, store, now, style), full, site.notes)
 
 
+def check(config: Config, store: Store, now: datetime, *, reread: bool = True
+          ) -> tuple[BuildResult, list[ArticleState]]:
+    """`feeds check`: read every article as a build would, and every article's status after
+    it (drafts, held, errors); nothing is written and the state is left as it was. Without
+    `reread`, files unchanged since the last build are not read again: their diagnostics
+    come back as `repeated` (`check -q` says only what is new)."""
+    with store.scratch():
+        result, _, _plan = _run(config, store, now, None, False, reread, None, AUTO)
+        site = identity(config, store, now)
+        return result, article_states(store, now, seeds_label(config), site.id_prefix)
+
+
+def preview(config: Config, store: Store, now: datetime, where: str, data: bytes, mtime: int
+            ) -> Preview:
+    """`feeds preview`: one article's page as it would be published, with links to the site's
+    URL (the page is opened as a file); the state is only read, in a scratch transaction."""
+    with store.scratch():
+        plan = _plan(config, store, now, None, full=False)
+        rules = plan.renderer.rules.with_live(
+            (Section(slug, name) for slug, name in store.sections(now).items()),
+            (Tag(slug, name) for slug, name in store.tags(now).items()))
+        renderer = replace(plan.renderer, rules=rules)
+        return render_preview(renderer, where, data, mtime, config.site.base_url)
+
+
+def statuses(config: Config, store: Store, now: datetime) -> list[ArticleState]:
+    """`feeds status`: every article's status as the state holds it (read-only)."""
+    with store.snapshot():
+        prefix = config.site.id_prefix or store.get_meta("id_prefix") or ""
+        return article_states(store, now, seeds_label(config), prefix)
+
+
 def export(
     config: Config, store: Store, now: datetime, feed: FeedKey, fmt: FeedFormat
 ) -> tuple[bytes, list[Diagnostic]]:
@@ -192,7 +244,7 @@ def changed_feed_urls(config: Config, changed: list[str]) -> list[str]:
                   if path.rsplit("/", 1)[-1] in names)
 
 
-def _label(config: Config) -> str:
+def seeds_label(config: Config) -> str:
     """How messages name the seeds folder: relative to the project when inside it."""
     folder = config.paths.seeds
     if folder.is_relative_to(config.root):
@@ -219,7 +271,7 @@ def _guard(config: Config, store: Store, now: datetime, tally: Tally) -> None:
         return
     why = ", ".join(f"{count} {reason}" for reason, count in tally.going.most_common())
     raise SafetyStop(
-        _label(config),
+        seeds_label(config),
         f"this build would unpublish {going} of the {shown_before} published articles "
         f"({why}), more than [safety] max_unpublish = {config.safety.max_unpublish!r} allows: "
         "nothing was written. If that is what you want, run `feeds build --allow-unpublish` "

@@ -20,6 +20,7 @@ from feeds.codec import entry_from_json, entry_to_json, from_epoch, to_epoch
 from feeds.model import Diagnostic, Entry, FeedKey, Section, Tag
 from feeds.publish import decide
 from feeds.publish.books import Books
+from feeds.publish.report import Change
 from feeds.publish.workers import ArticleJob, Prepared, Renderer, Workers
 from feeds.sources import seeds
 from feeds.store import EntryRecord, EntryRow, FileRow, Store
@@ -36,6 +37,8 @@ class Tally:
     # and those it publishes that were not (to tell how many were published before).
     going: Counter[str] = field(default_factory=Counter)
     appeared: int = 0
+    changes: list[Change] = field(default_factory=list)  # articles whose status changed
+    repeated: list[Diagnostic] = field(default_factory=list)  # of files that did not change
 
 
 def merge(
@@ -100,6 +103,7 @@ class ArticlePass:
             elif row is not None and not self.reread and row.same_file(seed):
                 if row.diagnostics_json != "[]":  # a broken file stays reported
                     self.tally.diagnostics.extend(row.diagnostics)
+                    self.tally.repeated.extend(row.diagnostics)
             else:
                 changed.append((seed, row))
         for name, reason in skipped:
@@ -133,7 +137,8 @@ class ArticlePass:
         where = f"{self.label}/{seed.path}"
         owned = row.key if row is not None else None
         if prepared.problem is not None:  # unreadable or invalid: remembered until it changes
-            rejected = self._reject(where, prepared, prepared.problem, owned, claimed, seed.path)
+            rejected = self._reject(where, prepared, prepared.problem, owned, claimed, seed.path,
+                                    owned)
             self.store.put_file(FileRow.of(seed, owned, (rejected,)))
             return
         key = prepared.key
@@ -146,7 +151,8 @@ class ArticlePass:
             other = decide.owner(seed.path, other, stored, still)
         if other is not None:  # not remembered: re-checked every build until renamed
             problem = f"id {key!r} is already used by seeds/{other}; rename one file"
-            self._reject(where, prepared, problem, owned, claimed, seed.path)
+            self._reject(where, prepared, problem, owned, claimed, seed.path,
+                         owned if owned != key else None)
             return
         notes = prepared.diagnostics
         self.tally.diagnostics.extend(notes)
@@ -157,10 +163,17 @@ class ArticlePass:
         self._publish(seed, prepared, previous)
 
     def _reject(self, where: str, prepared: Prepared, problem: str, owned: str | None,
-                claimed: dict[str, str], path: str) -> Diagnostic:
+                claimed: dict[str, str], path: str, mine: str | None) -> Diagnostic:
+        """An article that cannot be published as it is: its last good version (`mine`, the
+        entry this file published before) stays online, and the message says so."""
         self.books.drop(prepared.staged)
+        kept = mine is not None and self._shown(self.store.entry_record(mine))
+        if kept:
+            problem += "; the published version stays online until then"
         diagnostic = Diagnostic("error", where, problem)
         self.tally.diagnostics.append(diagnostic)
+        self.tally.changes.append(
+            Change("error-kept" if kept else "error", where, prepared.title, None, problem))
         if owned is not None:
             claimed.setdefault(owned, path)  # its last good version stays published
         return diagnostic
@@ -203,6 +216,8 @@ class ArticlePass:
             self.tally.going["drafted" if decision.outcome == "draft" else "dated later"] += 1
         elif not self._shown(previous) and decision.outcome == "published":
             self.tally.appeared += 1
+        if decision.outcome != "unchanged":
+            self._changed(facts.origin, prepared, decision, previous)
         self._page(decision.page, prepared, entry)
 
     def _page(self, action: decide.PageAction, prepared: Prepared, entry: Entry | None) -> None:
@@ -223,6 +238,17 @@ class ArticlePass:
         elif prepared.page_bytes is not None:  # rendered here, with these times and clock
             self.books.put_page(prepared.key, page, prepared.page_bytes)
 
+    def _changed(self, origin: str, prepared: Prepared, decision: decide.Decision,
+                 previous: EntryRecord | None) -> None:
+        """An article's status changed: for the per-article report."""
+        if previous is not None and previous.live == decision.live and (
+            (previous.published > self.epoch) == (decision.times.published > self.epoch)
+        ) and decision.outcome in ("draft", "held"):
+            return  # still a draft, still held: nothing new to say
+        self.tally.changes.append(Change(
+            decision.outcome, f"{self.label}/{origin.removeprefix('seeds:')}", prepared.title,
+            decision.times.published if decision.outcome == "held" else None))
+
     def _shown(self, previous: EntryRecord | None) -> bool:
         """Whether the entry was published before this build."""
         return previous is not None and previous.live and previous.published <= self.epoch
@@ -233,6 +259,9 @@ class ArticlePass:
             return
         if self._shown(previous):
             self.tally.going[why] += 1
+            if why == "deleted":
+                self.tally.changes.append(Change(
+                    "removed", f"{self.label}/{origin.removeprefix('seeds:')}", "", None))
         self.store.set_live(key, False)
         self.tally.dirty.update(previous.feed_keys())
         self.books.remove(entries.page_path(key))

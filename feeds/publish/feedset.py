@@ -77,9 +77,9 @@ class FeedStyle:
                           pages.listing_page(self.page_site, info, items), "listing"))
         return files
 
-    def page(self, entry: Entry) -> bytes:
+    def page(self, entry: Entry, up: str = "../") -> bytes:
         section = self.info(FeedKey("section", entry.section.slug), entry.section.name, ())
-        return pages.article_page(self.page_site, entry, section)
+        return pages.article_page(self.page_site, entry, section, up)
 
 
 @dataclass(frozen=True, slots=True)

@@ -47,6 +47,7 @@ class Prepared(NamedTuple):
     problem: str | None = None
     notes: tuple[tuple[str, str, str], ...] = ()  # Diagnostic fields
     key: str = ""
+    title: str = ""
     draft: bool = False
     date: int | None = None  # the header's `date` and `updated`, in epoch seconds
     updated: int | None = None
@@ -97,7 +98,8 @@ class Renderer:
             page = self.style.page(entry)
         return Prepared(
             notes=tuple((d.level, d.where, d.message) for d in notes),
-            key=article.key, draft=article.draft, date=date, updated=updated, digest=digest,
+            key=article.key, title=article.title, draft=article.draft, date=date,
+            updated=updated, digest=digest,
             times=times, section=(entry.section.slug, entry.section.name),
             tags=tuple((t.slug, t.name) for t in entry.tags), page=entry.page,
             data=entry_to_json(entry), page_bytes=page,

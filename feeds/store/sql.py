@@ -381,6 +381,19 @@ class SQLStore(_EntryQueries, _ClusterQueries):
         ):
             yield FileRow(*row)
 
+    def held_files(self, now: datetime) -> list[FileRow]:
+        later = [row[0] for row in self._run(
+            "SELECT origin FROM entries WHERE live = 1 AND published > ? AND origin LIKE ?",
+            (to_epoch(now), "seeds:%"))]
+        rows = {row[0]: FileRow(*row) for row in self._run(
+            "SELECT path, size, mtime_ns, inode, key, diagnostics FROM files "
+            "WHERE diagnostics LIKE ?", ('%"error"%',))}
+        for origin in later:
+            path = origin.removeprefix("seeds:")
+            if path not in rows and (row := self.file(path)) is not None:
+                rows[path] = row
+        return [rows[path] for path in sorted(rows)]
+
     def file(self, path: str) -> FileRow | None:
         row = self._run(
             "SELECT path, size, mtime_ns, inode, key, diagnostics FROM files WHERE path = ?",
