@@ -129,8 +129,9 @@ class Jobs:
         return open_store(self.config.paths.state, migrate=migrate,
                           wait=self.config.lock_wait, pool=self.pool)
 
-    def _writing(self) -> AbstractContextManager[object]:
-        return writer_lock(self.config.paths.state, wait=self.config.lock_wait)
+    def _writing(self, wait: float | None = None) -> AbstractContextManager[object]:
+        return writer_lock(self.config.paths.state,
+                           wait=self.config.lock_wait if wait is None else wait)
 
     def _log(self, diagnostics: list[Diagnostic]) -> None:
         """Each diagnostic once per daemon life: a broken file is not re-logged every rebuild."""
@@ -210,7 +211,8 @@ class Jobs:
             store = self.store()
             try:
                 result = pull.pull(self.config, store, self.client, now(), owner=self.owner,
-                                   storing=self._writing, on_fetch=self.metrics.fetched)
+                                   storing=None if self.shared else self._writing,
+                                   on_fetch=self.metrics.fetched)
             finally:
                 store.close()
         except StoreError as exc:

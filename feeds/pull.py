@@ -26,13 +26,13 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit
 
 from feeds import ingest, polling
 from feeds.codec import from_epoch, to_epoch
 from feeds.config import Config, UpstreamConfig
-from feeds.errors import UpstreamError
+from feeds.errors import LockHeld, UpstreamError
 from feeds.model import Diagnostic
 from feeds.publish.decide import Seconds
 from feeds.sources import fetch as fetcher
@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     import httpx
 
 BATCH = 25  # results stored in one unit of work
+BUFFER = 200  # results kept while the store is busy (a build holds the lock); then we wait
 HISTORY = 3  # stored pulls `feeds sources` shows per source
 
 
@@ -72,17 +73,29 @@ def pull(
     force: bool = False,
     rng: random.Random | None = None,
     owner: str | None = None,
-    storing: Callable[[], AbstractContextManager[object]] = contextlib.nullcontext,
+    storing: Storing | None = None,
     on_fetch: Callable[[str, float, str], None] | None = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> PullResult:
-    """Pull the due sources (or `names`, due or not, or all with `force`). `storing` wraps
-    each batch's unit of work (the daemon takes the writer lock there); `on_fetch(source,
-    seconds, status)` hears of every fetch (the daemon's metrics)."""
+    """Pull the due sources (or `names`, due or not, or all with `force`). `storing(wait)`
+    wraps each unit of work: the daemon takes SQLite's writer lock there, waiting at most
+    `wait` seconds (None: its usual wait), raising LockHeld when it cannot. Then the round
+    claims every due source at once, and while a build holds the lock, results wait (up to
+    BUFFER) and fetching goes on. On PostgreSQL (no `storing`), sources are claimed a wave
+    at a time, so that leases stay fresh. `on_fetch(source, seconds, status)` hears of every
+    fetch (the daemon's metrics)."""
     wanted = [s for s in config.upstream if names is None or s.name in set(names)]
     round_ = _Round(config, store, client, now, rng or random.Random(),  # noqa: S311 (jitter)
                     owner or new_owner(), storing, on_fetch, clock)
     return round_.run(wanted, due_only=names is None and not force, retired=names is not None)
+
+
+class Storing(Protocol):
+    def __call__(self, wait: float | None = None) -> AbstractContextManager[object]: ...
+
+
+def _no_lock(wait: float | None = None) -> AbstractContextManager[object]:
+    return contextlib.nullcontext()
 
 
 class _Hosts:
@@ -108,7 +121,7 @@ class _Round:
     def __init__(
         self, config: Config, store: Store, client: httpx.Client, now: datetime,
         rng: random.Random, owner: str,
-        storing: Callable[[], AbstractContextManager[object]],
+        storing: Storing | None,
         on_fetch: Callable[[str, float, str], None] | None,
         clock: Callable[[], float],
     ) -> None:
@@ -119,7 +132,8 @@ class _Round:
         self.now = now
         self.rng = rng
         self.owner = owner
-        self.storing = storing
+        self.storing = storing or _no_lock
+        self.locked = storing is not None  # a writer lock to share with builds (SQLite)
         self.on_fetch = on_fetch
         self.hosts = _Hosts(config.fetch.per_host)
         self.seconds = Seconds(store.published_at)  # undated items: a second each
@@ -131,13 +145,15 @@ class _Round:
             self.store.register_sources((s.name, s.url) for s in wanted)
             days = self.config.cluster.pull_log_days
             self.store.prune_pull_log(self.store.db_now() - days * 86400)
-        wave = 2 * self.config.fetch.concurrency  # claimed a wave at a time: leases stay fresh
+        # On SQLite every due source is claimed at once: later claims would wait for the
+        # lock a build holds. On PostgreSQL a wave at a time: leases stay fresh.
+        wave = len(sources) if self.locked else 2 * self.config.fetch.concurrency
         pending: set[Future[tuple[Claim, polling.Outcome]]] = set()
         batch: list[tuple[Claim, polling.Outcome]] = []
         more = True
         with ThreadPoolExecutor(self.config.fetch.concurrency, "fetch") as pool:
             while True:
-                if more and len(pending) < wave // 2:
+                if more and len(pending) < max(1, wave // 2):
                     claimed = self._claim(sources, wave - len(pending), due_only, retired)
                     more = bool(claimed)
                     pending.update(pool.submit(self._fetch, sources.pop(claim.name), state,
@@ -147,10 +163,12 @@ class _Round:
                 done, pending = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
                 batch.extend(future.result() for future in done)
                 if len(batch) >= BATCH or (batch and not pending):
-                    self._store(batch)
-                    batch = []
+                    # While a build holds the lock, results wait (fetches go on) up to BUFFER.
+                    busy_ok = bool(pending) and len(batch) < BUFFER
+                    if self._store(batch, wait=0 if busy_ok else None):
+                        batch = []
         if batch:
-            self._store(batch)
+            self._store(batch, wait=None)
         if not due_only:
             self._held_by_others(sources)
         return self.result
@@ -189,31 +207,41 @@ class _Round:
             self.on_fetch(source.name, self.clock() - started, done.status)
         return claim, done
 
-    def _store(self, batch: list[tuple[Claim, polling.Outcome]]) -> None:
+    def _store(self, batch: list[tuple[Claim, polling.Outcome]], wait: float | None) -> bool:
         """Store finished results in one unit of work; a result whose claim was taken over
-        is refused whole (another process pulls the source again)."""
-        with self.storing(), self.store.transaction():
-            at = self.store.db_now()
-            for claim, done in sorted(batch, key=lambda pair: pair[0].name):
-                name = claim.name
-                if not self.store.finish_claim(claim, done.state):
-                    self.result.refused.append(name)
-                    self.result.diagnostics.append(Diagnostic(
-                        "warning", name, "fetched after its claim ran out ([cluster] lease): "
-                        "the result was not stored; another process pulls it"))
-                    continue
-                self.store.log_pull(name, claim.due, self.owner, done.status, at)
-                self.result.diagnostics.extend(done.diagnostics)
-                if done.status in ("failed", "gone"):
-                    self.result.failed.append(name)
-                    continue
-                self.result.pulled.append(name)
-                if done.parsed is not None:
-                    self.result.new_entries += ingest.store_items(
-                        self.config, self.store, done.source, done.parsed, self.now,
-                        done.state.fetch_url, self.seconds)
+        is refused whole (another process pulls the source again). False, with nothing
+        stored, when the lock is busy and `wait` is 0."""
+        try:
+            with self.storing(wait), self.store.transaction():
+                self._store_batch(batch)
+        except LockHeld:
+            if wait != 0:
+                raise
+            return False
         self.result.pulled.sort()
         self.result.failed.sort()
+        return True
+
+    def _store_batch(self, batch: list[tuple[Claim, polling.Outcome]]) -> None:
+        at = self.store.db_now()
+        for claim, done in sorted(batch, key=lambda pair: pair[0].name):
+            name = claim.name
+            if not self.store.finish_claim(claim, done.state):
+                self.result.refused.append(name)
+                self.result.diagnostics.append(Diagnostic(
+                    "warning", name, "fetched after its claim ran out ([cluster] lease): "
+                    "the result was not stored; another process pulls it"))
+                continue
+            self.store.log_pull(name, claim.due, self.owner, done.status, at)
+            self.result.diagnostics.extend(done.diagnostics)
+            if done.status in ("failed", "gone"):
+                self.result.failed.append(name)
+                continue
+            self.result.pulled.append(name)
+            if done.parsed is not None:
+                self.result.new_entries += ingest.store_items(
+                    self.config, self.store, done.source, done.parsed, self.now,
+                    done.state.fetch_url, self.seconds)
 
     def _held_by_others(self, sources: dict[str, UpstreamConfig]) -> None:
         """Sources asked for by name (or --all) that another process holds right now."""

@@ -201,3 +201,52 @@ def test_a_fetch_failing_is_that_source_alone(
             int(NOW.timestamp()) + 3600)
     finally:
         store.close()
+
+
+def test_while_a_build_holds_the_lock_fetching_goes_on_and_results_wait(
+    tmp_path: Path, servers: list[tuple[FeedServer, Counting]],
+) -> None:
+    """SQLite: a build holds the writer lock (here: this test, from the first fetch on);
+    the round keeps fetching every source it claimed, stores nothing meanwhile, and stores
+    everything once the lock is free."""
+    import fcntl
+    import os
+
+    from feeds.lock import lock_path, writer_lock
+
+    cfg = project(tmp_path, servers, sources=24, concurrency=8, per_host=2)
+    held = threading.Event()
+    assert isinstance(cfg.paths.state, Path)
+    lock_path(cfg.paths.state).parent.mkdir(parents=True, exist_ok=True)
+    build_lock = os.open(lock_path(cfg.paths.state), os.O_RDWR | os.O_CREAT)
+
+    def first_fetch(source: str, seconds: float, status: str) -> None:
+        if not held.is_set():
+            fcntl.flock(build_lock, fcntl.LOCK_EX)  # "a build starts"
+            held.set()
+
+    def storing(wait: float | None = None) -> object:
+        return writer_lock(cfg.paths.state, wait=30 if wait is None else wait)
+
+    outcome: list[pull.PullResult] = []
+    worker = threading.Thread(target=lambda: outcome.append(
+        pull_all(cfg, storing=storing, on_fetch=first_fetch)[0]))
+    try:
+        worker.start()
+        assert held.wait(10)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and sum(len(s.seen) for s, _ in servers) < 24:
+            time.sleep(0.05)
+        assert sum(len(s.seen) for s, _ in servers) == 24  # every source fetched meanwhile
+        assert worker.is_alive()
+        reader = open_store(cfg.paths.state)
+        try:
+            with reader.snapshot():
+                assert all(s.last_success is None for s in reader.sources())  # none stored
+        finally:
+            reader.close()
+    finally:
+        fcntl.flock(build_lock, fcntl.LOCK_UN)  # "the build ends"
+        os.close(build_lock)
+        worker.join(30)
+    assert outcome and len(outcome[0].pulled) == 24 and outcome[0].new_entries == 24
