@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import pytest
@@ -133,3 +134,15 @@ def test_a_section_named_all_does_not_take_the_all_sections_feed(tmp_path: Path)
     path.write_text(MINIMAL + '[[sections]]\nname = "All"\n', encoding="utf-8")
     cfg, _ = config.load(path)
     assert [s.slug for s in cfg.sections] == ["all-1"]
+
+
+def test_a_config_error_lists_its_problems_and_joins_them_in_its_message() -> None:
+    error = ConfigError.listing("feeds.toml", ["site.title: is required", "fetch.timeout: no"])
+    assert error.problems == ("site.title: is required", "fetch.timeout: no")
+    assert error.message == "site.title: is required; fetch.timeout: no"  # for one-line callers
+    assert str(error) == f"feeds.toml: {error.message}"
+    again = pickle.loads(pickle.dumps(error))
+    assert (again.where, again.message, again.problems) == (
+        error.where, error.message, error.problems)
+    assert ConfigError("feeds.toml", "config file not found").problems == (
+        "config file not found",)
