@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pickle
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -88,7 +90,7 @@ UPSTREAM_MISTAKES = [
         (MINIMAL + '[[sections]]\nname = "A"\n[[sections]]\nname = "a"\n',
          "sections[1].slug: 'a' is used by two sections"),
         (MINIMAL + '[[sections]]\nname = "A"\n[[sections]]\nname = "B"\naliases = ["a"]\n',
-         "sections[1]: 'a' already names section 'a'"),
+         "sections[1].aliases: 'a' already names section 'a'"),
         (MINIMAL + '[outlets."x.com"]\nurl = "ftp://x.com/"\n', 'outlets."x.com".url:'),
         (MINIMAL + '[[sections]]\nname = "A"\n[[upstream]]\nname = "u"\nurl = "https://x/"\n'
          'section = "a"\nevry = "5m"\n', "upstream[0].evry: unknown key in [[upstream]]"),
@@ -146,3 +148,109 @@ def test_a_config_error_lists_its_problems_and_joins_them_in_its_message() -> No
         error.where, error.message, error.problems)
     assert ConfigError("feeds.toml", "config file not found").problems == (
         "config file not found",)
+
+
+# --- every mistake of a file in one run ---------------------------------------------
+
+SECTIONS = MINIMAL + (
+    '[[sections]]\nslug = "nasional"\nname = "Nasional"\naliases = ["Dalam Negeri", "National"]\n'
+    '[[sections]]\nslug = "olahraga"\nname = "Olahraga"\naliases = ["Olah Raga", "Sports"]\n'
+)
+
+
+def source(**keys: str) -> str:
+    """An [[upstream]] table named antara-terkini: `keys` (TOML values) over good defaults."""
+    values = {"name": '"antara-terkini"', "url": '"https://www.antaranews.com/rss/terkini.xml"',
+              "section": '"nasional"', **keys}
+    return "[[upstream]]\n" + "".join(f"{key} = {value}\n" for key, value in values.items())
+
+
+def problems_of(tmp_path: Path, text: str) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        load(tmp_path, text)
+    assert info.value.message == "; ".join(info.value.problems)
+    return list(info.value.problems)
+
+
+def keys_of(problems: list[str]) -> list[str]:
+    return [problem.partition(": ")[0] for problem in problems]
+
+
+THREE_MISTAKES = (
+    SECTIONS.replace('base_url = "https://example.org/news"', 'base_url = "example.org"')
+    + '[schedule]\nrebuild_every = "often"\n'
+    + source(url='"antaranews.com/rss"')
+)
+
+
+def test_three_mistakes_in_three_tables_are_all_reported_in_one_run(tmp_path: Path) -> None:
+    assert keys_of(problems_of(tmp_path, THREE_MISTAKES)) == [
+        "site.base_url", "upstream[0].url", "schedule.rebuild_every"]
+
+
+@pytest.mark.parametrize(
+    ("text", "keys"),
+    [
+        ('[site]\ntitle = ""\nbase_url = "https://x/"\nitems_per_feed = 0\n'
+         'languages = ["?", "!"]\n',
+         ["site.title", "site.languages", "site.languages", "site.items_per_feed"]),
+        (SECTIONS + source(url='"ftp://x/"', every="true", content='"all"', exlude="[]",
+                           extra="1"),
+         ["upstream[0].exlude", "upstream[0].extra", "upstream[0].every", "upstream[0].content",
+          "upstream[0].url"]),
+        (SECTIONS + source() + source(),  # each source's own problems, nothing more
+         ["upstream[1].name"]),
+    ],
+)
+def test_mistakes_in_one_table_are_all_reported(
+    tmp_path: Path, text: str, keys: list[str]
+) -> None:
+    assert keys_of(problems_of(tmp_path, text)) == keys
+
+
+@pytest.mark.parametrize(
+    ("text", "keys"),
+    [
+        # Not a feeds config at all, most likely: say that, and nothing about the rest.
+        ('[fetch]\ntimeout = -1\n[[upstream]]\nurl = "x"\n', ["site"]),
+        ('site = "USM News"\n[fetch]\ntimeout = -1\n', ["site"]),
+        # A broken section list: a source's section is not looked up in it.
+        (MINIMAL + '[[sections]]\nname = "A"\nslug = "all"\n' + source(section='"a"'),
+         ["sections[0].slug"]),
+        ('sections = "Nasional"\n' + MINIMAL + source(), ["sections"]),
+        (SECTIONS + '[[sections]]\nname = "Ekonomi"\nslug = 3\n' + source(section='"x"'),
+         ["sections[2].slug"]),
+        # A floor that is not a duration is not compared with.
+        (SECTIONS + source(every='"1s"') + '[fetch]\nmin_every = "often"\n',
+         ["fetch.min_every"]),
+        ("fetch = 3\n" + SECTIONS + source(every='"1s"'), ["fetch"]),
+        # Stand-ins for bad paths are not compared with each other.
+        (MINIMAL + '[paths]\noutput = 3\nstate = ""\n', ["paths.output", "paths.state"]),
+    ],
+)
+def test_a_mistake_that_makes_later_checks_meaningless_is_reported_alone(
+    tmp_path: Path, text: str, keys: list[str]
+) -> None:
+    assert keys_of(problems_of(tmp_path, text)) == keys
+
+
+FEEDS = Path(sys.executable).parent / "feeds"
+
+
+def test_feeds_check_prints_one_error_line_per_mistake_and_exits_2(project: Path) -> None:
+    toml = project / "config" / "feeds.toml"
+    text = toml.read_text(encoding="utf-8")
+    for good, bad in (("items_per_feed = 50", "items_per_feed = 0"),
+                      ('rebuild_every = "5m"', 'rebuild_every = "often"')):
+        assert good in text
+        text = text.replace(good, bad, 1)
+    toml.write_text(text + "\n" + source(url='"antaranews.com/rss"'), encoding="utf-8")
+    result = subprocess.run([str(FEEDS), "check"], cwd=project, capture_output=True, text=True,
+                            timeout=120, check=False)
+    assert result.returncode == 2
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert [line.partition(": ")[2].partition(": ")[0] for line in errors] == [
+        "config/feeds.toml"] * 3
+    assert keys_of([line.split(": ", 2)[2] for line in errors]) == [
+        "site.items_per_feed", "upstream[0].url", "schedule.rebuild_every"]
+    assert sorted(p.name for p in project.iterdir()) == ["config", "seeds"]
