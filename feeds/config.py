@@ -10,9 +10,11 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from feeds import typos
 from feeds.errors import ConfigError
 from feeds.model import Diagnostic
 from feeds.text import fold, is_http_url, section_slug
+from feeds.typos import fold_name
 
 T = TypeVar("T")
 
@@ -336,6 +338,14 @@ def _seconds(value: object) -> int | None:
     return None
 
 
+def _span(seconds: int) -> str:
+    """Seconds as the operator would write them: 300 → "5m", 90 → "90s"."""
+    for unit in ("d", "h", "m"):
+        if seconds % _UNITS[unit] == 0:
+            return f"{seconds // _UNITS[unit]}{unit}"
+    return f"{seconds}s"
+
+
 def _type_problem(value: object, kind: type) -> str | None:
     # bool is an int in Python; a TOML `true` is never a number here.
     if kind is int and isinstance(value, bool):
@@ -505,10 +515,11 @@ def _section(
     sections: list[SectionConfig],
     seen: dict[str, str],
 ) -> SectionConfig | None:
-    """One `[[sections]]` table; None when it has a problem of its own."""
+    """One `[[sections]]` table, named in errors by its name (by `position` without one);
+    None when it has a problem of its own."""
     before = len(r.problems)
-    key = position
-    name = r.get(item, key, "name", str, check=_check_nonempty).strip()
+    name = r.get(item, position, "name", str, check=_check_nonempty).strip()
+    key = f"sections {name!r}" if len(r.problems) == before else position
     item = r.table(item, key, {"slug", "name", "aliases"})
     slug = r.get(item, key, "slug", str, section_slug(name), _check_slug)
     aliases = r.strings(item, key, "aliases")
@@ -624,15 +635,18 @@ def _source(
     slugs: set[str] | None,
     fetch: FetchConfig,
 ) -> UpstreamConfig:
-    """One `[[upstream]]` table."""
+    """One `[[upstream]]` table, named in errors by its name (`upstream 'antara-terkini'`),
+    by `position` without one."""
     before = len(r.problems)
-    key = position
-    name = r.get(item, key, "name", str, check=_check_nonempty).strip()
+    name = r.get(item, position, "name", str, check=_check_nonempty).strip()
+    key = f"upstream {name!r}" if len(r.problems) == before else position
     for unknown in sorted(set(item) - set(_UPSTREAM_KEYS)):
         # A typo here silently changes what is republished: refuse it.
-        r.problem(f"{key}.{unknown}", "unknown key in [[upstream]]")
+        near = typos.closest(fold_name(unknown), _UPSTREAM_KEYS)
+        hint = f": did you mean {near!r}?" if near is not None else ""
+        r.problem(f"{key}.{unknown}", f"unknown key in [[upstream]]{hint}")
     if name in names:
-        r.problem(f"{key}.name", f"{name!r} is used by two sources")
+        r.problem(f"{key}.name", f"{name!r} is used by two sources: give each its own name")
     if name:  # not a stand-in for a missing one
         names.add(name)
     before = len(r.problems)
@@ -642,7 +656,9 @@ def _source(
     before = len(r.problems)
     every = r.duration(item, key, "every", "30m")
     if len(r.problems) == before and r.ok("fetch.min_every") and every < fetch.min_every:
-        r.problem(f"{key}.every", f"{every}s is below the floor of {fetch.min_every}s")
+        r.problem(f"{key}.every", f"{_span(every)} is below the floor of "
+                  f"{_span(fetch.min_every)} set by fetch.min_every: change the source's "
+                  f"every to {_span(fetch.min_every)} or more, or lower fetch.min_every")
     content = r.get(item, key, "content", str, _default(UpstreamConfig, "content"))
     if content not in ("summary", "full"):
         r.problem(f"{key}.content", f'must be "summary" or "full", not {content!r}')

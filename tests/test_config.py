@@ -54,15 +54,15 @@ def test_the_bundled_config_is_valid_and_complete(real_config: config.Config) ->
 
 
 UPSTREAM_MISTAKES = [
-    ('url = "file:///etc/passwd"\n', "upstream[0].url:"),
-    ('url = "antaranews.com/rss"\n', "upstream[0].url:"),
-    ('url = "https://x/"\nevery = "sometimes"\n', "upstream[0].every:"),
-    ('url = "https://x/"\nevery = 30\n', "upstream[0].every:"),
-    ('url = "https://x/"\ncontent = "everything"\n', "upstream[0].content:"),
-    ('url = "https://x/"\ninclude = "banjir"\n', "upstream[0].include:"),
+    ('url = "file:///etc/passwd"\n', "upstream 'u'.url:"),
+    ('url = "antaranews.com/rss"\n', "upstream 'u'.url:"),
+    ('url = "https://x/"\nevery = "sometimes"\n', "upstream 'u'.every:"),
+    ('url = "https://x/"\nevery = 30\n', "upstream 'u'.every:"),
+    ('url = "https://x/"\ncontent = "everything"\n', "upstream 'u'.content:"),
+    ('url = "https://x/"\ninclude = "banjir"\n', "upstream 'u'.include:"),
     ('url = "https://x/"\n[upstream.headers]\nCookie = "x"\n',
-     "upstream[0].headers: unknown key in [[upstream]]"),
-    ("", "upstream[0].url: is required"),
+     "upstream 'u'.headers: unknown key in [[upstream]]"),
+    ("", "upstream 'u'.url: is required"),
 ]
 
 
@@ -81,23 +81,24 @@ UPSTREAM_MISTAKES = [
         (MINIMAL + '[schedule]\nrebuild_every = "0m"\n', "schedule.rebuild_every: must be long"),
         (MINIMAL + '[serve]\nbind = "localhost"\n', "serve.bind: must be HOST:PORT"),
         (MINIMAL + '[paths]\nstate = "output/state.sqlite"\n', "paths.state: must not be inside"),
-        (MINIMAL + '[[sections]]\nname = "A"\nslug = "../x"\n', "sections[0].slug:"),
+        (MINIMAL + '[[sections]]\nname = "A"\nslug = "../x"\n', "sections 'A'.slug:"),
         (MINIMAL + '[[sections]]\nname = "A"\nslug = "all"\n',
-         "sections[0].slug: 'all' is reserved"),
+         "sections 'A'.slug: 'all' is reserved"),
         (MINIMAL + '[[sections]]\nname = "A"\nslug = "kampus\\n"\n',
-         "sections[0].slug: 'kampus\\n' is not a usable slug"),
+         "sections 'A'.slug: 'kampus\\n' is not a usable slug"),
         (MINIMAL + 'language = "id\\n"\n', "site.language:"),
         (MINIMAL + '[[sections]]\nname = "A"\n[[sections]]\nname = "a"\n',
-         "sections[1].slug: 'a' is used by two sections"),
+         "sections 'a'.slug: 'a' is used by two sections ('A' and 'a')"),
         (MINIMAL + '[[sections]]\nname = "A"\n[[sections]]\nname = "B"\naliases = ["a"]\n',
-         "sections[1].aliases: 'a' already names section 'a'"),
+         "sections 'B'.aliases: 'a' already names section 'a'"),
         (MINIMAL + '[outlets."x.com"]\nurl = "ftp://x.com/"\n', 'outlets."x.com".url:'),
         (MINIMAL + '[[sections]]\nname = "A"\n[[upstream]]\nname = "u"\nurl = "https://x/"\n'
-         'section = "a"\nevry = "5m"\n', "upstream[0].evry: unknown key in [[upstream]]"),
+         'section = "a"\nevry = "5m"\n',
+         "upstream 'u'.evry: unknown key in [[upstream]]: did you mean 'every'?"),
         (MINIMAL + '[[sections]]\nname = "A"\n[[upstream]]\nname = "u"\nurl = "https://x/"\n'
-         'section = "b"\n', "upstream[0].section: 'b' is not a configured section"),
+         'section = "b"\n', "upstream 'u'.section: 'b' is not a configured section"),
         (MINIMAL + '[[sections]]\nname = "A"\n[[upstream]]\nname = "u"\nurl = "https://x/"\n'
-         'section = "a"\nevery = "10s"\n', "upstream[0].every: 10s is below the floor"),
+         'section = "a"\nevery = "10s"\n', "upstream 'u'.every: 10s is below the floor"),
         ("[site\n", "not valid TOML"),
         *((MINIMAL + '[[sections]]\nname = "A"\n[[upstream]]\nname = "u"\nsection = "a"\n' + bad,
            message) for bad, message in UPSTREAM_MISTAKES),
@@ -185,7 +186,7 @@ THREE_MISTAKES = (
 
 def test_three_mistakes_in_three_tables_are_all_reported_in_one_run(tmp_path: Path) -> None:
     assert keys_of(problems_of(tmp_path, THREE_MISTAKES)) == [
-        "site.base_url", "upstream[0].url", "schedule.rebuild_every"]
+        "site.base_url", "upstream 'antara-terkini'.url", "schedule.rebuild_every"]
 
 
 @pytest.mark.parametrize(
@@ -196,10 +197,10 @@ def test_three_mistakes_in_three_tables_are_all_reported_in_one_run(tmp_path: Pa
          ["site.title", "site.languages", "site.languages", "site.items_per_feed"]),
         (SECTIONS + source(url='"ftp://x/"', every="true", content='"all"', exlude="[]",
                            extra="1"),
-         ["upstream[0].exlude", "upstream[0].extra", "upstream[0].every", "upstream[0].content",
-          "upstream[0].url"]),
+         [f"upstream 'antara-terkini'.{key}" for key in ("exlude", "extra", "every", "content",
+                                                         "url")]),
         (SECTIONS + source() + source(),  # each source's own problems, nothing more
-         ["upstream[1].name"]),
+         ["upstream 'antara-terkini'.name"]),
     ],
 )
 def test_mistakes_in_one_table_are_all_reported(
@@ -216,10 +217,10 @@ def test_mistakes_in_one_table_are_all_reported(
         ('site = "USM News"\n[fetch]\ntimeout = -1\n', ["site"]),
         # A broken section list: a source's section is not looked up in it.
         (MINIMAL + '[[sections]]\nname = "A"\nslug = "all"\n' + source(section='"a"'),
-         ["sections[0].slug"]),
+         ["sections 'A'.slug"]),
         ('sections = "Nasional"\n' + MINIMAL + source(), ["sections"]),
         (SECTIONS + '[[sections]]\nname = "Ekonomi"\nslug = 3\n' + source(section='"x"'),
-         ["sections[2].slug"]),
+         ["sections 'Ekonomi'.slug"]),
         # A floor that is not a duration is not compared with.
         (SECTIONS + source(every='"1s"') + '[fetch]\nmin_every = "often"\n',
          ["fetch.min_every"]),
@@ -252,5 +253,52 @@ def test_feeds_check_prints_one_error_line_per_mistake_and_exits_2(project: Path
     assert [line.partition(": ")[2].partition(": ")[0] for line in errors] == [
         "config/feeds.toml"] * 3
     assert keys_of([line.split(": ", 2)[2] for line in errors]) == [
-        "site.items_per_feed", "upstream[0].url", "schedule.rebuild_every"]
+        "site.items_per_feed", "upstream 'antara-terkini'.url", "schedule.rebuild_every"]
     assert sorted(p.name for p in project.iterdir()) == ["config", "seeds"]
+
+
+# --- errors name the source or section, and the key to change -------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        (SECTIONS + source(url='"antaranews.com/rss"'),
+         "upstream 'antara-terkini'.url: must be an absolute http(s) URL"),
+        (SECTIONS + source(exlude='["banjir"]'),
+         "upstream 'antara-terkini'.exlude: unknown key in [[upstream]]: "
+         "did you mean 'exclude'?"),
+        (SECTIONS + source(name='"antara-terkini"') + source(),
+         "upstream 'antara-terkini'.name: 'antara-terkini' is used by two sources: give each "
+         "its own name"),
+        # Without a usable name, the source is named by its place.
+        (SECTIONS + source(name='""'), "upstream[0].name: must not be empty"),
+        (SECTIONS + source(name="7"), "upstream[0].name: must be a string, not an integer"),
+        (SECTIONS + '[[sections]]\nname = "Kampus"\nslug = "Kampus"\n',
+         "sections 'Kampus'.slug: 'Kampus' is not a usable slug"),
+        (SECTIONS + '[[sections]]\nslug = "kampus"\n', "sections[2].name: is required"),
+    ],
+)
+def test_errors_name_the_source_or_section_and_the_key(
+    tmp_path: Path, text: str, problem: str
+) -> None:
+    found = problems_of(tmp_path, text)
+    assert any(p.startswith(problem) for p in found), found
+
+
+@pytest.mark.parametrize(
+    ("floor", "every", "problem"),
+    [
+        ("", '"1m"', "1m is below the floor of 5m set by fetch.min_every: change the source's "
+                     "every to 5m or more, or lower fetch.min_every"),
+        ('min_every = "1h"\n', "1800", "30m is below the floor of 1h set by fetch.min_every"),
+        ('min_every = 90\n', '"1m"', "1m is below the floor of 90s set by fetch.min_every: "
+                                    "change the source's every to 90s or more"),
+    ],
+)
+def test_an_every_below_the_floor_shows_both_values_and_names_fetch_min_every(
+    tmp_path: Path, floor: str, every: str, problem: str
+) -> None:
+    text = SECTIONS + source(every=every) + "[fetch]\n" + floor
+    [found] = problems_of(tmp_path, text)
+    assert found.startswith(f"upstream 'antara-terkini'.every: {problem}")
