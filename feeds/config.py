@@ -616,14 +616,14 @@ def _upstream(
     if not isinstance(value, list):
         r.problem("upstream", "must be an array of tables ([[upstream]])")
         return ()
-    slugs = None if sections is None else {s.slug for s in sections}
+    labels = None if sections is None else _section_labels(sections)
     result: list[UpstreamConfig] = []
     names: set[str] = set()
     for i, item in enumerate(value):
         if not isinstance(item, dict):
             r.problem(f"upstream[{i}]", "must be a table")
             continue
-        result.append(_source(r, item, f"upstream[{i}]", names, slugs, fetch))
+        result.append(_source(r, item, f"upstream[{i}]", names, labels, fetch))
     return tuple(result)
 
 
@@ -632,7 +632,7 @@ def _source(
     item: Mapping[str, Any],
     position: str,
     names: set[str],
-    slugs: set[str] | None,
+    labels: Mapping[str, tuple[str, SectionConfig]] | None,
     fetch: FetchConfig,
 ) -> UpstreamConfig:
     """One `[[upstream]]` table, named in errors by its name (`upstream 'antara-terkini'`),
@@ -651,8 +651,8 @@ def _source(
         names.add(name)
     before = len(r.problems)
     section = r.get(item, key, "section", str, check=_check_nonempty)
-    if slugs is not None and len(r.problems) == before and section not in slugs:
-        r.problem(f"{key}.section", f"{section!r} is not a configured section slug")
+    if labels is not None and len(r.problems) == before:
+        section = _section_of(r, f"{key}.section", section, labels)
     before = len(r.problems)
     every = r.duration(item, key, "every", "30m")
     if len(r.problems) == before and r.ok("fetch.min_every") and every < fetch.min_every:
@@ -673,6 +673,43 @@ def _source(
         content="full" if content == "full" else "summary",
     )
 
+
+def _section_labels(
+    sections: tuple[SectionConfig, ...]) -> dict[str, tuple[str, SectionConfig]]:
+    """`fold_name` of each section's name, slug and aliases → (the label to suggest for it,
+    the section), as articles match their section line (`Rules.build`): the first section
+    to claim a folded label keeps it; a slug is suggested as its section's name."""
+    labels: dict[str, tuple[str, SectionConfig]] = {}
+    for s in sections:
+        for label, shown in ((s.name, s.name), (s.slug, s.name), *((a, a) for a in s.aliases)):
+            if folded := fold_name(label):
+                labels.setdefault(folded, (shown, s))
+    return labels
+
+
+def _section_of(
+    r: _Reader, key: str, written: str, labels: Mapping[str, tuple[str, SectionConfig]]
+) -> str:
+    """The slug of the section that `written` names (its name, slug or an alias, matched as
+    articles match theirs); a problem at `key` when it names none."""
+    folded = fold_name(written)
+    if folded in labels:
+        return labels[folded][1].slug
+    slugs = ", ".join(dict.fromkeys(s.slug for _, s in labels.values()))
+    if not slugs:
+        r.problem(key, f"{written!r} is not a configured section, and no section is: add it to "
+                  "[[sections]]")
+        return written
+    one_of = f"the slug, name or an alias of one of: {slugs}"
+    if (meant := typos.closest(folded, labels)) is not None:
+        shown, section = labels[meant]
+        suggestion = repr(shown) if shown == section.name else (
+            f"{shown!r} (section {section.name!r})")
+        advice = f"did you mean {suggestion}? Write {one_of}"
+    else:
+        advice = f"write {one_of} (or add it to [[sections]])"
+    r.problem(key, f"{written!r} is not a configured section: {advice}")
+    return written
 
 
 # --- value checks: each returns a problem, or None --------------------------------

@@ -11,6 +11,7 @@ import pytest
 
 from feeds import config
 from feeds.errors import ConfigError
+from tests.helpers import ROOT
 
 MINIMAL = '[site]\ntitle = "T"\nbase_url = "https://example.org/news"\n'
 
@@ -302,3 +303,59 @@ def test_an_every_below_the_floor_shows_both_values_and_names_fetch_min_every(
     text = SECTIONS + source(every=every) + "[fetch]\n" + floor
     [found] = problems_of(tmp_path, text)
     assert found.startswith(f"upstream 'antara-terkini'.every: {problem}")
+
+
+# --- [[upstream]] section: a name, slug or alias, as in an article's section line -------
+
+
+@pytest.mark.parametrize(
+    ("written", "slug"),
+    [
+        ("nasional", "nasional"),  # the slug, as before
+        ("Nasional", "nasional"),  # the name
+        ("Dalam Negeri", "nasional"),  # an alias
+        ("dalam  NEGERI", "nasional"),  # case and spaces fold as in articles
+        ("Olah-Raga", "olahraga"),  # punctuation separates words
+        ("Sports", "olahraga"),
+    ],
+)
+def test_an_upstream_section_by_name_slug_or_alias_is_stored_as_its_slug(
+    tmp_path: Path, written: str, slug: str
+) -> None:
+    cfg = load(tmp_path, SECTIONS + source(section=f'"{written}"'))
+    assert cfg.upstream[0].section == slug
+
+
+def test_the_bundled_sections_are_found_by_name_and_alias(tmp_path: Path) -> None:
+    bundled = (ROOT / "config" / "feeds.toml").read_text(encoding="utf-8")
+    for written in ("Nasional", "Dalam Negeri", "Kampus USM", "Sains dan Teknologi"):
+        cfg = load(tmp_path, bundled + source(section=f'"{written}"'))
+        assert [(s.name, s.section) for s in cfg.upstream] == [
+            ("antara-terkini", next(c.slug for c in cfg.sections
+                                     if written in (c.name, *c.aliases)))]
+
+
+@pytest.mark.parametrize(
+    ("written", "advice"),
+    [
+        ("Nasionl", "did you mean 'Nasional'? Write the slug, name or an alias of one of: "
+                    "nasional, olahraga"),
+        ("nasioanl", "did you mean 'Nasional'?"),  # a typo of the slug suggests the name
+        ("Dalam Negri", "did you mean 'Dalam Negeri' (section 'Nasional')?"),
+        ("Budaya", "write the slug, name or an alias of one of: nasional, olahraga (or add it "
+                   "to [[sections]])"),
+        ("Nasional2", "write the slug"),  # other digits: another name, not a typo
+    ],
+)
+def test_an_unknown_upstream_section_names_the_source_lists_the_sections_and_suggests(
+    tmp_path: Path, written: str, advice: str
+) -> None:
+    [problem] = problems_of(tmp_path, SECTIONS + source(section=f'"{written}"'))
+    assert problem.startswith(
+        f"upstream 'antara-terkini'.section: {written!r} is not a configured section: {advice}")
+
+
+def test_an_upstream_section_without_any_sections_says_to_add_one(tmp_path: Path) -> None:
+    assert problems_of(tmp_path, MINIMAL + source(section='"Nasional"')) == [
+        "upstream 'antara-terkini'.section: 'Nasional' is not a configured section, and no "
+        "section is: add it to [[sections]]"]
