@@ -7,7 +7,7 @@ import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from feeds import typos
@@ -306,7 +306,7 @@ class _Reader:
         if problem is not None:
             self.problem(key, problem)
             return fallback
-        return value  # type: ignore[no-any-return]
+        return cast(T, value)  # of `kind`: _type_problem said so
 
     def strings(self, table: Mapping[str, Any], prefix: str, name: str) -> tuple[str, ...]:
         key = f"{prefix}.{name}"
@@ -642,7 +642,8 @@ def _source(
     key = f"upstream {name!r}" if len(r.problems) == before else position
     for unknown in sorted(set(item) - set(_UPSTREAM_KEYS)):
         # A typo here silently changes what is republished: refuse it.
-        near = typos.closest(fold_name(unknown), _UPSTREAM_KEYS)
+        folded = fold_name(unknown)  # `Every` is `every` miscased, not another key
+        near = folded if folded in _UPSTREAM_KEYS else typos.closest(folded, _UPSTREAM_KEYS)
         hint = f": did you mean {near!r}?" if near is not None else ""
         r.problem(f"{key}.{unknown}", f"unknown key in [[upstream]]{hint}")
     if name in names:
@@ -697,7 +698,7 @@ def _section_of(
         return labels[folded][1].slug
     slugs = ", ".join(dict.fromkeys(s.slug for _, s in labels.values()))
     if not slugs:
-        r.problem(key, f"{written!r} is not a configured section, and no section is: add it to "
+        r.problem(key, f"{written!r} is not a configured section (none is): add it to "
                   "[[sections]]")
         return written
     one_of = f"the slug, name or an alias of one of: {slugs}"

@@ -269,6 +269,8 @@ def test_feeds_check_prints_one_error_line_per_mistake_and_exits_2(project: Path
         (SECTIONS + source(exlude='["banjir"]'),
          "upstream 'antara-terkini'.exlude: unknown key in [[upstream]]: "
          "did you mean 'exclude'?"),
+        (SECTIONS + source(Every='"1h"'),
+         "upstream 'antara-terkini'.Every: unknown key in [[upstream]]: did you mean 'every'?"),
         (SECTIONS + source(name='"antara-terkini"') + source(),
          "upstream 'antara-terkini'.name: 'antara-terkini' is used by two sources: give each "
          "its own name"),
@@ -357,5 +359,5 @@ def test_an_unknown_upstream_section_names_the_source_lists_the_sections_and_sug
 
 def test_an_upstream_section_without_any_sections_says_to_add_one(tmp_path: Path) -> None:
     assert problems_of(tmp_path, MINIMAL + source(section='"Nasional"')) == [
-        "upstream 'antara-terkini'.section: 'Nasional' is not a configured section, and no "
-        "section is: add it to [[sections]]"]
+        "upstream 'antara-terkini'.section: 'Nasional' is not a configured section (none is): "
+        "add it to [[sections]]"]
