@@ -65,7 +65,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             _say(note)
         return handler(cfg, args)
     except FeedsError as exc:  # each error knows its exit status
-        _say(Diagnostic("error", exc.where, exc.message))
+        for problem in exc.problems:  # a config file's mistakes: one line each
+            _say(Diagnostic("error", exc.where, problem))
         return exc.exit_status
     except BrokenPipeError:  # `feeds status | head`: the reader left; no traceback for that
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -7,12 +7,14 @@ import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from feeds import typos
 from feeds.errors import ConfigError
 from feeds.model import Diagnostic
 from feeds.text import fold, is_http_url, section_slug
+from feeds.typos import fold_name
 
 T = TypeVar("T")
 
@@ -216,7 +218,10 @@ def load(
     state: str | Path | None = None,
 ) -> tuple[Config, list[Diagnostic]]:
     """Read and validate the config file; command-line path overrides win over `[paths]`
-    (relative ones resolve against the current folder; URLs are recognised first)."""
+    (relative ones resolve against the current folder; URLs are recognised first).
+
+    Every mistake in the file is found in one run: the ConfigError lists them all, each
+    with its key (`ConfigError.problems`)."""
     where = str(path)
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -229,6 +234,8 @@ def load(
     reader = _Reader(where)
     config = _config(reader, raw, path, seeds=_text(seeds), output=_text(output),
                      state=_text(state))
+    if reader.problems:
+        raise reader.error()
     return config, reader.diagnostics
 
 
@@ -237,18 +244,38 @@ def _text(value: str | Path | None) -> str | None:
 
 
 class _Reader:
-    """Walks the TOML tree once, collecting warnings and raising on the first error."""
+    """Walks the TOML tree once, collecting warnings and problems, each with its key.
+
+    A getter that finds a problem records it and returns a stand-in (the default, or an
+    empty value) so that the walk goes on to the next key; the Config built from stand-ins
+    is never returned. A check that compares values asks first whether they are real
+    (`ok`, or the number of problems before and after reading them)."""
 
     def __init__(self, where: str) -> None:
         self.where = where
         self.diagnostics: list[Diagnostic] = []
+        self.problems: list[tuple[str, str]] = []  # (key, what is wrong), in file order
 
-    def fail(self, key: str, message: str) -> ConfigError:
-        return ConfigError(self.where, f"{key}: {message}")
+    def problem(self, key: str, message: str) -> None:
+        self.problems.append((key, message))
+
+    def ok(self, *keys: str) -> bool:
+        """Whether no problem was found at any of `keys`, nor at a table holding one."""
+        bad = {key for key, _ in self.problems}
+        return not any(k == b or k.startswith(f"{b}.") for k in keys for b in bad)
+
+    def error(self) -> ConfigError:
+        return ConfigError.listing(self.where, [f"{k}: {m}" for k, m in self.problems])
+
+    def stop(self, key: str, message: str) -> ConfigError:
+        """The error for a mistake that makes checking the rest of the file pointless."""
+        self.problem(key, message)
+        return self.error()
 
     def table(self, value: object, key: str, known: set[str]) -> Mapping[str, Any]:
         if not isinstance(value, dict):
-            raise self.fail(key, "must be a table")
+            self.problem(key, f"must be a table, not {_toml_type(value)}")
+            return {}
         for name in sorted(set(value) - known):
             self.diagnostics.append(
                 Diagnostic("warning", self.where, f"unknown key {key}.{name} (ignored)")
@@ -265,43 +292,67 @@ class _Reader:
         check: Callable[[T], str | None] | None = None,
     ) -> T:
         key = f"{prefix}.{name}" if prefix else name
+        fallback = kind() if default is None else default
         if name not in table:
             if default is None:
-                raise self.fail(key, "is required")
-            return default
+                self.problem(key, "is required")
+            return fallback
         value = table[name]
-        # bool is an int in Python; a TOML `true` is never a number here.
-        if kind is int and isinstance(value, bool):
-            raise self.fail(key, f"must be an integer, not {value!r}")
         if kind is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
-        if not isinstance(value, kind):
-            raise self.fail(key, f"must be {_kind_name(kind)}, not {_toml_type(value)}")
-        if check is not None and (problem := check(value)) is not None:
-            raise self.fail(key, problem)
-        return value
+        problem = _type_problem(value, kind)
+        if problem is None and check is not None:
+            problem = check(value)
+        if problem is not None:
+            self.problem(key, problem)
+            return fallback
+        return cast(T, value)  # of `kind`: _type_problem said so
 
     def strings(self, table: Mapping[str, Any], prefix: str, name: str) -> tuple[str, ...]:
         key = f"{prefix}.{name}"
         value = table.get(name, [])
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise self.fail(key, "must be a list of strings")
+            self.problem(key, "must be a list of strings")
+            return ()
         return tuple(v.strip() for v in value if v.strip())
 
     def duration(self, table: Mapping[str, Any], prefix: str, name: str, default: str) -> int:
         key = f"{prefix}.{name}"
         value = table.get(name, default)
-        if isinstance(value, bool):
-            raise self.fail(key, f"must be a duration such as \"30m\", not {value!r}")
-        if isinstance(value, int):
-            seconds = value
-        elif isinstance(value, str) and (match := _DURATION.match(value)):
-            seconds = int(match[1]) * _UNITS[match[2]]
+        seconds = _seconds(value)
+        if seconds is None:
+            self.problem(key, f"must be a duration such as \"30m\" or \"1h\", not {value!r}")
+        elif seconds <= 0:
+            self.problem(key, "must be longer than zero")
         else:
-            raise self.fail(key, f"must be a duration such as \"30m\" or \"1h\", not {value!r}")
-        if seconds <= 0:
-            raise self.fail(key, "must be longer than zero")
-        return seconds
+            return seconds
+        return _seconds(default) or 1
+
+
+def _seconds(value: object) -> int | None:
+    """A duration (a number of seconds, or "30m": s, m, h, d) in seconds; None if it is not."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and (match := _DURATION.match(value)):
+        return int(match[1]) * _UNITS[match[2]]
+    return None
+
+
+def _span(seconds: int) -> str:
+    """Seconds as the operator would write them: 300 → "5m", 90 → "90s"."""
+    for unit in ("d", "h", "m"):
+        if seconds % _UNITS[unit] == 0:
+            return f"{seconds // _UNITS[unit]}{unit}"
+    return f"{seconds}s"
+
+
+def _type_problem(value: object, kind: type) -> str | None:
+    # bool is an int in Python; a TOML `true` is never a number here.
+    if kind is int and isinstance(value, bool):
+        return f"must be an integer, not {value!r}"
+    if not isinstance(value, kind):
+        return f"must be {_kind_name(kind)}, not {_toml_type(value)}"
+    return None
 
 # --- the whole file, table by table -------------------------------------------
 
@@ -323,10 +374,14 @@ def _config(
     site = _site(r, raw)
     root = project_root(path)
     paths = _paths(r, raw, root, seeds=seeds, output=output, state=state)
+    before = len(r.problems)
     sections = _sections(r, raw)
+    # A source's section is checked against a sound section list only: against a broken one
+    # it would report the broken list's mistakes again, as unknown sections.
+    usable = sections if len(r.problems) == before else None
     outlets = _outlets(r, raw)
     fetch = _fetch(r, raw)
-    upstream = _upstream(r, raw, sections, fetch)
+    upstream = _upstream(r, raw, usable, fetch)
     schedule = r.table(raw.get("schedule", {}), "schedule", {"rebuild_every", "lock_wait"})
     serve = r.table(raw.get("serve", {}), "serve", {"bind"})
     websub = r.table(raw.get("websub", {}), "websub", {"hub"})
@@ -357,17 +412,21 @@ def _safety(r: _Reader, raw: Mapping[str, Any]) -> Safety:
         number, percent = match.groups()
         if (percent and float(number) <= 100) or (not percent and number.isdigit()):
             return Safety(f"{number}{percent}")
-    raise r.fail("safety.max_unpublish",
-                 f'must be a share such as "20%" (at most "100%") or a count such as 50, '
-                 f"not {value!r}")
+    r.problem("safety.max_unpublish",
+              f'must be a share such as "20%" (at most "100%") or a count such as 50, '
+              f"not {value!r}")
+    return Safety()
 
 
 def _site(
     r: _Reader, raw: Mapping[str, Any]) -> Site:
     known = {"title", "base_url", "language", "timezone", "languages", "author", "id_prefix",
              "items_per_feed", "description"}
+    # Without a [site] table this is most likely not a feeds config at all: say only that.
     if "site" not in raw:
-        raise r.fail("site", "is required (with site.title and site.base_url)")
+        raise r.stop("site", "is required (with site.title and site.base_url)")
+    if not isinstance(raw["site"], dict):
+        raise r.stop("site", f"must be a table ([site]), not {_toml_type(raw['site'])}")
     t = r.table(raw["site"], "site", known)
     title = r.get(t, "site", "title", str, check=_check_nonempty)
     base_url = r.get(t, "site", "base_url", str, check=_check_http_url)
@@ -378,7 +437,7 @@ def _site(
                  else _default(Site, "languages"))
     for lang in languages:
         if (problem := _check_lang(lang)) is not None:
-            raise r.fail("site.languages", f"{lang!r}: {problem}")
+            r.problem("site.languages", f"{lang!r}: {problem}")
     if language not in languages:
         languages = (language, *languages)
     id_prefix = t.get("id_prefix")
@@ -424,47 +483,73 @@ def _paths(
         state=state_location(*value("state", "state/feeds.sqlite", state)),
     )
     if isinstance(paths.output, S3URL) and not paths.output.bucket:
-        raise r.fail("paths.output", "an s3:// output needs a bucket: s3://BUCKET/PREFIX/")
-    if (isinstance(paths.state, Path) and isinstance(paths.output, Path)
+        r.problem("paths.output", "an s3:// output needs a bucket: s3://BUCKET/PREFIX/")
+    if (r.ok("paths.state", "paths.output")
+            and isinstance(paths.state, Path) and isinstance(paths.output, Path)
             and paths.state.is_relative_to(paths.output)):
-        raise r.fail("paths.state", "must not be inside the output folder (it is served)")
+        r.problem("paths.state", "must not be inside the output folder (it is served)")
     return paths
 
 def _sections(
     r: _Reader, raw: Mapping[str, Any]) -> tuple[SectionConfig, ...]:
     value = raw.get("sections", [])
     if not isinstance(value, list):
-        raise r.fail("sections", "must be an array of tables ([[sections]])")
+        r.problem("sections", "must be an array of tables ([[sections]])")
+        return ()
     sections: list[SectionConfig] = []
-    seen: dict[str, str] = {}
+    seen: dict[str, str] = {}  # fold of every name, slug and alias so far → its section's slug
     for i, item in enumerate(value):
-        key = f"sections[{i}]"
         if not isinstance(item, dict):
-            raise r.fail(key, "must be a table")
-        item = r.table(item, key, {"slug", "name", "aliases"})
-        name = r.get(item, key, "name", str, check=_check_nonempty).strip()
-        slug = r.get(item, key, "slug", str, section_slug(name), _check_slug)
-        aliases = r.strings(item, key, "aliases")
-        if any(s.slug == slug for s in sections):
-            raise r.fail(f"{key}.slug", f"{slug!r} is used by two sections")
-        for label in (name, slug, *aliases):
-            folded = fold(label)
-            if folded in seen and seen[folded] != slug:
-                raise r.fail(key, f"{label!r} already names section {seen[folded]!r}")
-            seen[folded] = slug
-        sections.append(SectionConfig(slug=slug, name=name, aliases=aliases))
+            r.problem(f"sections[{i}]", "must be a table")
+            continue
+        section = _section(r, item, f"sections[{i}]", sections, seen)
+        if section is not None:
+            sections.append(section)
     return tuple(sections)
+
+
+def _section(
+    r: _Reader,
+    item: Mapping[str, Any],
+    position: str,
+    sections: list[SectionConfig],
+    seen: dict[str, str],
+) -> SectionConfig | None:
+    """One `[[sections]]` table, named in errors by its name (by `position` without one);
+    None when it has a problem of its own."""
+    before = len(r.problems)
+    name = r.get(item, position, "name", str, check=_check_nonempty).strip()
+    key = f"sections {name!r}" if len(r.problems) == before else position
+    item = r.table(item, key, {"slug", "name", "aliases"})
+    slug = r.get(item, key, "slug", str, section_slug(name), _check_slug)
+    aliases = r.strings(item, key, "aliases")
+    if len(r.problems) > before:
+        return None  # its labels would only be compared with the others' by mistake
+    other = next((s for s in sections if s.slug == slug), None)
+    if other is not None:
+        r.problem(f"{key}.slug", f"{slug!r} is used by two sections ({other.name!r} and "
+                  f"{name!r}): give one of them a slug of its own")
+        return None
+    for field, label in (("name", name), ("slug", slug), *(("aliases", a) for a in aliases)):
+        folded = fold(label)
+        if folded in seen and seen[folded] != slug:
+            r.problem(f"{key}.{field}", f"{label!r} already names section {seen[folded]!r}")
+        else:
+            seen[folded] = slug
+    return SectionConfig(slug=slug, name=name, aliases=aliases)
 
 def _outlets(
     r: _Reader, raw: Mapping[str, Any]) -> tuple[Outlet, ...]:
     value = raw.get("outlets", {})
     if not isinstance(value, dict):
-        raise r.fail("outlets", "must be a table of tables ([outlets.\"name\"])")
+        r.problem("outlets", "must be a table of tables ([outlets.\"name\"])")
+        return ()
     outlets = []
     for name, item in value.items():
         key = f'outlets."{name}"'
         if not isinstance(item, dict):
-            raise r.fail(key, "must be a table")
+            r.problem(key, "must be a table")
+            continue
         item = r.table(item, key, {"url", "feed", "aliases"})
         url = r.get(item, key, "url", str, "", _check_optional_url) or None
         feed = r.get(item, key, "feed", str, "", _check_optional_url) or None
@@ -505,8 +590,8 @@ def _s3(r: _Reader, raw: Mapping[str, Any]) -> S3Config:
     t = r.table(raw.get("s3", {}), "s3", known)
     for secret in ("aws_access_key_id", "aws_secret_access_key", "access_key", "secret_key"):
         if secret in t:  # never here: a config file is copied, versioned, read by many
-            raise r.fail(f"s3.{secret}", "credentials are never read from the config: set "
-                         "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or an AWS profile)")
+            r.problem(f"s3.{secret}", "credentials are never read from the config: set "
+                      "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or an AWS profile)")
     default = S3Config()
     return S3Config(
         endpoint_url=r.get(t, "s3", "endpoint_url", str, default.endpoint_url,
@@ -516,55 +601,116 @@ def _s3(r: _Reader, raw: Mapping[str, Any]) -> S3Config:
         precompressed=r.get(t, "s3", "precompressed", bool, default.precompressed),
     )
 
+_UPSTREAM_KEYS = ("name", "outlet", "url", "section", "every", "include", "exclude", "content")
+
+
 def _upstream(
     r: _Reader,
     raw: Mapping[str, Any],
-    sections: tuple[SectionConfig, ...],
+    sections: tuple[SectionConfig, ...] | None,
     fetch: FetchConfig,
 ) -> tuple[UpstreamConfig, ...]:
+    """The `[[upstream]]` sources. `sections` is None when the section list has problems of
+    its own: a source's section is then not looked up in it."""
     value = raw.get("upstream", [])
     if not isinstance(value, list):
-        raise r.fail("upstream", "must be an array of tables ([[upstream]])")
-    known = {"name", "outlet", "url", "section", "every", "include", "exclude", "content"}
-    slugs = {s.slug for s in sections}
+        r.problem("upstream", "must be an array of tables ([[upstream]])")
+        return ()
+    labels = None if sections is None else _section_labels(sections)
     result: list[UpstreamConfig] = []
     names: set[str] = set()
     for i, item in enumerate(value):
-        key = f"upstream[{i}]"
         if not isinstance(item, dict):
-            raise r.fail(key, "must be a table")
-        unknown = sorted(set(item) - known)
-        if unknown:
-            # A typo here silently changes what is republished: refuse it.
-            raise r.fail(f"{key}.{unknown[0]}", "unknown key in [[upstream]]")
-        name = r.get(item, key, "name", str, check=_check_nonempty).strip()
-        if name in names:
-            raise r.fail(f"{key}.name", f"{name!r} is used by two sources")
-        names.add(name)
-        section = r.get(item, key, "section", str, check=_check_nonempty)
-        if section not in slugs:
-            raise r.fail(f"{key}.section", f"{section!r} is not a configured section slug")
-        every = r.duration(item, key, "every", "30m")
-        if every < fetch.min_every:
-            raise r.fail(
-                f"{key}.every", f"{every}s is below the floor of {fetch.min_every}s"
-            )
-        content = r.get(item, key, "content", str, _default(UpstreamConfig, "content"))
-        if content not in ("summary", "full"):
-            raise r.fail(f"{key}.content", f'must be "summary" or "full", not {content!r}')
-        result.append(
-            UpstreamConfig(
-                name=name,
-                outlet=r.get(item, key, "outlet", str, name).strip() or name,
-                url=r.get(item, key, "url", str, check=_check_http_url),
-                section=section,
-                every=every,
-                include=r.strings(item, key, "include"),
-                exclude=r.strings(item, key, "exclude"),
-                content="full" if content == "full" else "summary",
-            )
-        )
+            r.problem(f"upstream[{i}]", "must be a table")
+            continue
+        result.append(_source(r, item, f"upstream[{i}]", names, labels, fetch))
     return tuple(result)
+
+
+def _source(
+    r: _Reader,
+    item: Mapping[str, Any],
+    position: str,
+    names: set[str],
+    labels: Mapping[str, tuple[str, SectionConfig]] | None,
+    fetch: FetchConfig,
+) -> UpstreamConfig:
+    """One `[[upstream]]` table, named in errors by its name (`upstream 'antara-terkini'`),
+    by `position` without one."""
+    before = len(r.problems)
+    name = r.get(item, position, "name", str, check=_check_nonempty).strip()
+    key = f"upstream {name!r}" if len(r.problems) == before else position
+    for unknown in sorted(set(item) - set(_UPSTREAM_KEYS)):
+        # A typo here silently changes what is republished: refuse it.
+        folded = fold_name(unknown)  # `Every` is `every` miscased, not another key
+        near = folded if folded in _UPSTREAM_KEYS else typos.closest(folded, _UPSTREAM_KEYS)
+        hint = f": did you mean {near!r}?" if near is not None else ""
+        r.problem(f"{key}.{unknown}", f"unknown key in [[upstream]]{hint}")
+    if name in names:
+        r.problem(f"{key}.name", f"{name!r} is used by two sources: give each its own name")
+    if name:  # not a stand-in for a missing one
+        names.add(name)
+    before = len(r.problems)
+    section = r.get(item, key, "section", str, check=_check_nonempty)
+    if labels is not None and len(r.problems) == before:
+        section = _section_of(r, f"{key}.section", section, labels)
+    before = len(r.problems)
+    every = r.duration(item, key, "every", "30m")
+    if len(r.problems) == before and r.ok("fetch.min_every") and every < fetch.min_every:
+        r.problem(f"{key}.every", f"{_span(every)} is below the floor of "
+                  f"{_span(fetch.min_every)} set by fetch.min_every: change the source's "
+                  f"every to {_span(fetch.min_every)} or more, or lower fetch.min_every")
+    content = r.get(item, key, "content", str, _default(UpstreamConfig, "content"))
+    if content not in ("summary", "full"):
+        r.problem(f"{key}.content", f'must be "summary" or "full", not {content!r}')
+    return UpstreamConfig(
+        name=name,
+        outlet=r.get(item, key, "outlet", str, name).strip() or name,
+        url=r.get(item, key, "url", str, check=_check_http_url),
+        section=section,
+        every=every,
+        include=r.strings(item, key, "include"),
+        exclude=r.strings(item, key, "exclude"),
+        content="full" if content == "full" else "summary",
+    )
+
+
+def _section_labels(
+    sections: tuple[SectionConfig, ...]) -> dict[str, tuple[str, SectionConfig]]:
+    """`fold_name` of each section's name, slug and aliases → (the label to suggest for it,
+    the section), as articles match their section line (`Rules.build`): the first section
+    to claim a folded label keeps it; a slug is suggested as its section's name."""
+    labels: dict[str, tuple[str, SectionConfig]] = {}
+    for s in sections:
+        for label, shown in ((s.name, s.name), (s.slug, s.name), *((a, a) for a in s.aliases)):
+            if folded := fold_name(label):
+                labels.setdefault(folded, (shown, s))
+    return labels
+
+
+def _section_of(
+    r: _Reader, key: str, written: str, labels: Mapping[str, tuple[str, SectionConfig]]
+) -> str:
+    """The slug of the section that `written` names (its name, slug or an alias, matched as
+    articles match theirs); a problem at `key` when it names none."""
+    folded = fold_name(written)
+    if folded in labels:
+        return labels[folded][1].slug
+    slugs = ", ".join(dict.fromkeys(s.slug for _, s in labels.values()))
+    if not slugs:
+        r.problem(key, f"{written!r} is not a configured section (none is): add it to "
+                  "[[sections]]")
+        return written
+    one_of = f"the slug, name or an alias of one of: {slugs}"
+    if (meant := typos.closest(folded, labels)) is not None:
+        shown, section = labels[meant]
+        suggestion = repr(shown) if shown == section.name else (
+            f"{shown!r} (section {section.name!r})")
+        advice = f"did you mean {suggestion}? Write {one_of}"
+    else:
+        advice = f"write {one_of} (or add it to [[sections]])"
+    r.problem(key, f"{written!r} is not a configured section: {advice}")
+    return written
 
 
 # --- value checks: each returns a problem, or None --------------------------------

@@ -4,7 +4,7 @@
     ├── ArticleError     one article file cannot be published         1  (the rest publishes)
     ├── UpstreamError    one upstream source failed this time         1  (the rest publishes)
     ├── UsageError       bad usage or configuration, nothing written  2
-    │   ├── ConfigError  a config key has a wrong type or value
+    │   ├── ConfigError  config keys have a wrong type or value (all of them listed)
     │   ├── SeedsUnreadable  the seeds folder is missing, not a folder, or unreadable
     │   └── UnknownFeed  `feeds export --feed` names no feed
     ├── LockHeld         another writer holds the lock                3  (nothing written)
@@ -26,7 +26,8 @@ and feedparser's way).
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections.abc import Sequence
+from typing import Any, ClassVar
 
 EXIT_OK = 0
 EXIT_FAILED = 1  # some articles or sources failed; the rest was published
@@ -46,9 +47,15 @@ class FeedsError(Exception):
         self.where = where
         self.message = message
 
-    def __reduce__(self) -> tuple[type[FeedsError], tuple[str, str]]:
+    def __reduce__(self) -> tuple[type[FeedsError], tuple[Any, ...]]:
         """Pickled as (where, message): errors raised in worker processes cross back whole."""
         return type(self), (self.where, self.message)
+
+    @property
+    def problems(self) -> tuple[str, ...]:
+        """What went wrong, one line each (the CLI prints an `error:` line per problem); most
+        errors have one: their message."""
+        return (self.message,)
 
 
 class ArticleError(FeedsError):
@@ -66,7 +73,27 @@ class UsageError(FeedsError):
 
 
 class ConfigError(UsageError):
-    """The configuration cannot be used; `where` is the file, `message` names the key."""
+    """The configuration cannot be used; `where` is the file, `message` names the key.
+
+    A file with several mistakes is one error listing them all: `problems` holds each as
+    "KEY: what is wrong", and `message` is them joined with "; " (for callers that print
+    one line)."""
+
+    def __init__(self, where: str, message: str, problems: tuple[str, ...] = ()) -> None:
+        super().__init__(where, message)
+        self._problems = problems or (message,)
+
+    @classmethod
+    def listing(cls, where: str, problems: Sequence[str]) -> ConfigError:
+        """One error for every problem found in the file at `where` (at least one)."""
+        return cls(where, "; ".join(problems), tuple(problems))
+
+    @property
+    def problems(self) -> tuple[str, ...]:
+        return self._problems
+
+    def __reduce__(self) -> tuple[type[FeedsError], tuple[Any, ...]]:
+        return type(self), (self.where, self.message, self._problems)
 
 
 class SeedsUnreadable(UsageError):

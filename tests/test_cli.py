@@ -176,7 +176,7 @@ def test_a_bad_source_date_epoch_exits_2_and_writes_nothing(project: Path) -> No
     (('base_url = "https://', 'base_url = "'), "site.base_url"),
     (('rebuild_every = "5m"', 'rebuild_every = "often"'), "schedule.rebuild_every"),
     (('[websub]', '[[upstream]]\nname = "x"\nurl = "ftp://x/"\nsection = "kampus"\n[websub]'),
-     "upstream[0].url"),
+     "upstream 'x'.url"),
 ])
 def test_every_command_exits_2_on_a_bad_config_and_writes_nothing(
     project: Path, command: list[str], mistake: tuple[str, str], key: str
