@@ -259,7 +259,7 @@ def test_pull_says_when_the_next_source_is_due_and_when_entries_go_out(project: 
         toml = project / "config" / "feeds.toml"
         toml.write_text(toml.read_text(encoding="utf-8") + (
             f'\n[[upstream]]\nname = "antara"\noutlet = "Antara"\nurl = "{upstream.url("/feed")}"'
-            '\nsection = "nasional"\nevery = "2h"\n'), encoding="utf-8")
+            '\nsection = "Nasional"\nevery = "2h"\n'), encoding="utf-8")
         text = toml.read_text(encoding="utf-8")
         toml.write_text(text.replace("allow_private_networks = false",
                                      "allow_private_networks = true"), encoding="utf-8")
