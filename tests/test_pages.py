@@ -1,0 +1,137 @@
+"""What readers see on the pages: the outlet after an upstream item's title, empty sections last,
+the `_source` note on about.html, the OPML link on the front page; and an Atom entry's
+`xml:lang` when its language is not the feed's. Every page checked is well-formed HTML."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+from collections.abc import Iterator
+from datetime import timedelta
+from html.parser import HTMLParser
+from pathlib import Path
+
+import httpx
+import pytest
+from lxml import etree, html
+
+from feeds import config, publish, pull
+from feeds.output.folder import FolderOutput
+from feeds.sources import fetch
+from feeds.store import open_store
+from tests.helpers import FIXTURES, NOW, ROOT, SEED_MTIME, WRITTEN, write_article
+
+ANTARA = "https://www.antaranews.com/rss/terkini.xml"
+SOURCES = f"""
+[[upstream]]
+name = "antara-terkini"
+outlet = "Antara"
+url = "{ANTARA}"
+section = "nasional"
+"""
+UPSTREAM_TITLE = "Pemkot Semarang percepat normalisasi sungai jelang musim hujan"
+QUOTING = "Nasional\nWali Kota Resmikan Jembatan Baru\n\nSemarang (usmnews) – Jembatan baru " \
+    "di kawasan Kaligawe diresmikan pagi ini dan langsung dibuka untuk kendaraan roda dua.\n\n" \
+    "Sumber: Antara\n"
+ENGLISH = ("Kampus\nStudents Build a Flood Sensor Network\n\nSemarang (usmnews) – Students of "
+           "the engineering faculty have built a network of cheap water-level sensors along the "
+           "canal, and the city government said that it will use their data in the coming rainy "
+           "season. The team told reporters that the sensors cost less than a textbook each.\n")
+ATOM = "{http://www.w3.org/2005/Atom}"
+XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
+        "track", "wbr"}
+
+
+class _Structure(HTMLParser):
+    """Fails on what browsers would silently repair: unclosed or stray tags, duplicate ids."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.open: list[str] = []
+        self.ids: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.ids += [value or "" for name, value in attrs if name == "id"]
+        if tag not in VOID:
+            self.open.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        assert self.open and self.open[-1] == tag, f"</{tag}> closes {self.open[-1:]}"
+        self.open.pop()
+
+
+def well_formed(path: Path) -> html.HtmlElement:
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith("<!DOCTYPE html>\n<html lang=")
+    checker = _Structure()
+    checker.feed(text)
+    checker.close()
+    assert checker.open == [], f"{path.name}: unclosed {checker.open}"
+    assert len(checker.ids) == len(set(checker.ids)), f"{path.name}: duplicate ids {checker.ids}"
+    return html.fromstring(text)
+
+
+def row(page: html.HtmlElement, title: str) -> str:
+    """The text of the listing row whose link reads `title`."""
+    rows = [li.text_content() for li in page.iter("li") if li.findtext("a") == title]
+    assert len(rows) == 1, title
+    return " ".join(rows[0].split())
+
+
+def _answer(request: httpx.Request) -> httpx.Response:
+    assert str(request.url) == ANTARA
+    return httpx.Response(200, content=(FIXTURES / "upstream" / "antara.xml").read_bytes(),
+                          headers={"Content-Type": "application/rss+xml"})
+
+
+def _build(root: Path, toml: str) -> Path:
+    (root / "config").mkdir(exist_ok=True)
+    (root / "config" / "feeds.toml").write_text(toml, encoding="utf-8")
+    cfg, _ = config.load(root / "config" / "feeds.toml")
+    store = open_store(cfg.paths.state)
+    client = fetch.make_client(user_agent="feeds-test", allow_private_networks=False,
+                               transport=httpx.MockTransport(_answer))
+    try:
+        if cfg.upstream:
+            with client:
+                pulled = pull.pull(cfg, store, client, NOW, rng=random.Random(1))
+            assert pulled.failed == [], pulled.diagnostics
+        result = publish.build(cfg, store, NOW, output=FolderOutput(cfg.paths.output,
+                                                                    durable=False))
+        assert result.errors == 0, result.diagnostics
+    finally:
+        store.close()
+    return cfg.paths.output
+
+
+@pytest.fixture(scope="module")
+def out(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The seed (quotes detik.com), a local article crediting Antara, an English article, and
+    Antara's feed republished in `nasional`."""
+    root = tmp_path_factory.mktemp("pages")
+    shutil.copytree(ROOT / "seeds", root / "seeds")
+    for seed in (root / "seeds").glob("*.txt"):
+        os.utime(seed, (SEED_MTIME, SEED_MTIME))
+    write_article(root, "jembatan.txt", QUOTING)
+    write_article(root, "sensor.txt", ENGLISH, WRITTEN + timedelta(hours=1))
+    toml = (ROOT / "config" / "feeds.toml").read_text(encoding="utf-8")
+    yield _build(root, toml + SOURCES)
+
+
+def test_an_atom_entry_carries_xml_lang_only_when_it_is_not_the_feeds(out: Path) -> None:
+    tree = etree.fromstring((out / "atom.xml").read_bytes())
+    assert tree.get(XML_LANG) == "id"
+    langs = {e.findtext(f"{ATOM}title"): e.get(XML_LANG) for e in tree.iter(f"{ATOM}entry")}
+    assert langs.pop("Students Build a Flood Sensor Network") == "en"
+    assert langs["Wali Kota Resmikan Jembatan Baru"] is None
+    assert langs[UPSTREAM_TITLE] is None
+    assert set(langs.values()) == {None}, langs
+    data = json.loads((out / "feed.json").read_bytes())
+    languages = {i["title"]: i["language"] for i in data["items"]}
+    assert languages["Students Build a Flood Sensor Network"] == "en"  # the premise holds
+    assert languages["Wali Kota Resmikan Jembatan Baru"] == "id"
+    kampus = etree.fromstring((out / "kampus" / "atom.xml").read_bytes())
+    assert [e.get(XML_LANG) for e in kampus.iter(f"{ATOM}entry")] == ["en"]
