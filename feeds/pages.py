@@ -96,10 +96,19 @@ def _entry_list(entries: Sequence[Entry], prefix: str, zone: ZoneInfo) -> str:
         return "<p>Belum ada artikel. (No articles yet.)</p>"
     rows = "\n".join(
         f'<li><a href="{escape(_href(entry, prefix))}">{escape(entry.title)}</a> '
-        f'<span class="meta">{_when(entry.published, zone)}</span></li>'
+        f'{_outlet(entry)}<span class="meta">{_when(entry.published, zone)}</span></li>'
         for entry in entries
     )
     return f"<ul>\n{rows}\n</ul>"
+
+
+def _outlet(entry: Entry) -> str:
+    """The outlet ("— Antara") after the title of an item republished from another outlet's
+    feed. A local article that quotes an outlet is our own reporting: no mark (its credit line
+    is in the article)."""
+    if entry.upstream is None or entry.attribution is None:
+        return ""
+    return f'<span class="outlet">— {escape(entry.attribution.name)}</span> '
 
 
 def _href(entry: Entry, prefix: str) -> str:

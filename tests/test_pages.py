@@ -12,12 +12,14 @@ from collections.abc import Iterator
 from datetime import timedelta
 from html.parser import HTMLParser
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 from lxml import etree, html
 
-from feeds import config, publish, pull
+from feeds import config, pages, publish, pull
+from feeds.model import Attribution, Entry, FeedInfo, FeedKey, Section, Tag, UpstreamFeed
 from feeds.output.folder import FolderOutput
 from feeds.sources import fetch
 from feeds.store import open_store
@@ -119,6 +121,50 @@ def out(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     write_article(root, "sensor.txt", ENGLISH, WRITTEN + timedelta(hours=1))
     toml = (ROOT / "config" / "feeds.toml").read_text(encoding="utf-8")
     yield _build(root, toml + SOURCES)
+
+
+def test_an_upstream_item_shows_its_outlet_and_a_local_article_does_not(out: Path) -> None:
+    for path in (out / "index.html", out / "nasional" / "index.html"):
+        page = well_formed(path)
+        assert row(page, UPSTREAM_TITLE).startswith(f"{UPSTREAM_TITLE} — Antara 2026-")
+        # A local article that credits Antara is our reporting: no mark (its credit line is in
+        # the article), though every feed carries its attribution.
+        local = row(page, "Wali Kota Resmikan Jembatan Baru")
+        assert "Antara" not in local and "—" not in local
+    index = well_formed(out / "index.html")
+    seed = row(index, "Sinyal Rekonsiliasi: Presiden Interim Venezuela Buka Pintu Kerja Sama "
+                      "Bilateral dengan Amerika Serikat")
+    assert "detik" not in seed and "—" not in seed
+    data = json.loads((out / "nasional" / "feed.json").read_bytes())
+    credited = {i["title"]: i["_source"]["name"] for i in data["items"] if "_source" in i}
+    assert credited["Wali Kota Resmikan Jembatan Baru"] == "Antara"  # the premise holds
+
+
+def test_a_tag_listing_marks_upstream_items_too() -> None:
+    # Upstream items carry no tags today; the listing code is the same for every feed.
+    when = NOW - timedelta(days=1)
+    section = Section("nasional", "Nasional")
+    tag = Tag("banjir", "banjir")
+    common = dict(section=section, published=when, updated=when, summary="s",
+                  content_html="", lang="id", tags=(tag,))
+    upstream = Entry(id="tag:x,2026:u", key="u", title="Banjir <rob> & hujan",
+                     link="https://www.antaranews.com/berita/1",
+                     attribution=Attribution("Antara & Co", "https://www.antaranews.com/"),
+                     upstream=UpstreamFeed("https://www.antaranews.com/", "ANTARA", ANTARA),
+                     **common)  # type: ignore[arg-type]
+    local = Entry(id="tag:x,2026:l", key="l", title="Banjir lokal",
+                  link="https://usmnews.example/articles/l.html", page="articles/l.html",
+                  attribution=Attribution("Antara & Co"), **common)  # type: ignore[arg-type]
+    info = FeedInfo(FeedKey("tag", "banjir"), "USM News — #banjir", "d", "id",
+                    "tag:x,2026:feed/tags/banjir", "https://usmnews.example/", NOW)
+    site = pages.PageSite("USM News", "id", ZoneInfo("Asia/Jakarta"))
+    text = pages.listing_page(site, info, [upstream, local]).decode()
+    assert ('Banjir &lt;rob&gt; &amp; hujan</a> <span class="outlet">— Antara &amp; Co</span> '
+            in text)
+    assert text.count('class="outlet"') == 1
+    page = html.fromstring(text)
+    assert row(page, "Banjir <rob> & hujan").startswith("Banjir <rob> & hujan — Antara & Co ")
+    assert "Antara" not in row(page, "Banjir lokal")
 
 
 def test_an_atom_entry_carries_xml_lang_only_when_it_is_not_the_feeds(out: Path) -> None:
