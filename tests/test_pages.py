@@ -167,6 +167,21 @@ def test_a_tag_listing_marks_upstream_items_too() -> None:
     assert "Antara" not in row(page, "Banjir lokal")
 
 
+def test_empty_sections_come_after_the_others(tmp_path: Path) -> None:
+    shutil.copytree(ROOT / "seeds", tmp_path / "seeds")  # one article, in International
+    write_article(tmp_path, "ekonomi.txt", "Ekonomi\nHarga Cabai Turun\n\nIsi berita.\n")
+    toml = (ROOT / "config" / "feeds.toml").read_text(encoding="utf-8")
+    out = _build(tmp_path, toml)  # sections: international, nasional, kampus, ekonomi, …
+    index = well_formed(out / "index.html")
+    order = [h2.get("id") for h2 in index.iter("h2") if h2.get("id") in
+             {"international", "nasional", "kampus", "ekonomi", "olahraga", "teknologi"}]
+    assert order == ["international", "ekonomi", "nasional", "kampus", "olahraga", "teknologi"]
+    opml = etree.fromstring((out / "feeds.opml").read_bytes())
+    sections = [o.get("htmlUrl") for o in opml.iter("outline")
+                if (o.get("htmlUrl") or "").count("/") == 4 and "/tags/" not in o.get("htmlUrl")]
+    assert [url.split("/")[3] for url in sections] == order  # grouped as on the front page
+
+
 def test_an_atom_entry_carries_xml_lang_only_when_it_is_not_the_feeds(out: Path) -> None:
     tree = etree.fromstring((out / "atom.xml").read_bytes())
     assert tree.get(XML_LANG) == "id"

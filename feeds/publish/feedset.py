@@ -188,8 +188,11 @@ class FeedSet:
                     if key.kind == "section"]
         tags = [infos[key][0] if key in infos else self.style.info(key, names[key], ())
                 for key in names if key.kind == "tag"]
+        # Sections with entries first (configured ones in config order, then the others by
+        # title), then the empty ones in that same order.
         order = {s.slug: i for i, s in enumerate(self.config.sections)}
-        sections.sort(key=lambda pair: (order.get(pair[0].key.slug, len(order)), pair[0].title))
+        sections.sort(key=lambda pair: (not pair[1], order.get(pair[0].key.slug, len(order)),
+                                        pair[0].title))
         tags.sort(key=lambda info: info.folder)
         site = self.style.page_site
         books.put("index.html", pages.index_page(site, all_info, sections, tags), "site",
