@@ -9,6 +9,7 @@ import os
 import random
 import shutil
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 from html.parser import HTMLParser
 from pathlib import Path
@@ -182,6 +183,39 @@ def test_empty_sections_come_after_the_others(tmp_path: Path) -> None:
     assert [url.split("/")[3] for url in sections] == order  # grouped as on the front page
 
 
+def test_the_source_note_is_on_the_about_page_that_every_json_feed_links(out: Path) -> None:
+    index = well_formed(out / "index.html")
+    about = well_formed(out / "about.html")
+    note = about.get_element_by_id("json-source")
+    assert note.tag == "h2" and "_source" in note.text_content()
+    explained = " ".join(about.text_content().split())
+    assert '"_source": {"about", "name", "url", "feed_url"}' in explained
+    assert "url is null when the outlet has no known address" in explained
+    # The front page links the about page and no longer holds the explanation; its old anchor
+    # (the `about` of JSON Feed items delivered before) points there.
+    links = [a.get("href") for a in index.iter("a")]
+    assert "about.html" in links
+    assert "feed_url" not in index.text_content()
+    old = index.get_element_by_id("json-source")
+    assert [a.get("href") for a in old.iter("a")] == ["about.html#json-source"]
+    abouts = set()
+    for feed in out.rglob("feed.json"):
+        data = json.loads(feed.read_bytes())
+        abouts |= {i["_source"]["about"] for i in data["items"] if "_source" in i}
+    assert abouts == {"https://usmnews.example/about.html#json-source"}
+
+
+def test_the_opml_link_is_near_the_top_of_the_front_page(out: Path) -> None:
+    index = well_formed(out / "index.html")
+    body = index.find("body")
+    assert body is not None
+    first_section = next(h2 for h2 in body.iter("h2"))
+    opml = [a for a in body.iter("a") if a.get("href") == "feeds.opml"]
+    assert len(opml) == 1 and opml[0].text == "All feeds as OPML"
+    position = {element: n for n, element in enumerate(body.iter())}
+    assert position[opml[0]] < position[first_section]
+
+
 def test_an_atom_entry_carries_xml_lang_only_when_it_is_not_the_feeds(out: Path) -> None:
     tree = etree.fromstring((out / "atom.xml").read_bytes())
     assert tree.get(XML_LANG) == "id"
@@ -196,3 +230,12 @@ def test_an_atom_entry_carries_xml_lang_only_when_it_is_not_the_feeds(out: Path)
     assert languages["Wali Kota Resmikan Jembatan Baru"] == "id"
     kampus = etree.fromstring((out / "kampus" / "atom.xml").read_bytes())
     assert [e.get(XML_LANG) for e in kampus.iter(f"{ATOM}entry")] == ["en"]
+
+
+def test_the_about_page_does_not_follow_the_entries_and_escapes_the_title() -> None:
+    site = pages.PageSite("USM <News>", "id", ZoneInfo("Asia/Jakarta"))
+    info = FeedInfo(FeedKey("all"), "USM <News>", "d", "id", "tag:x,2026:feed/all",
+                    "https://usmnews.example/", NOW)
+    page = pages.about_page(site, info)
+    assert page == pages.about_page(site, replace(info, updated=NOW + timedelta(days=1)))
+    assert b"USM &lt;News&gt;" in page and b"USM <News>" not in page

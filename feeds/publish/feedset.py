@@ -1,4 +1,5 @@
-"""Which feeds exist, and their files: the three formats, listings, the index and the OPML.
+"""Which feeds exist, and their files: the three formats, listings, the index, about.html and the
+OPML.
 
 `FeedStyle` is pure and picklable (worker processes render feeds with it);
 `FeedSet` asks the state which feeds exist and writes those that changed.
@@ -63,7 +64,12 @@ class FeedStyle:
             return builder.rss(info, items)
         if fmt == "atom":
             return builder.atom(info, items)
-        return jsonfeed.json_feed(info, items, about=f"{self.base_url}#json-source")
+        return jsonfeed.json_feed(info, items, about=self.about)
+
+    @property
+    def about(self) -> str:
+        """`_source.about` of every JSON Feed: where the extension is explained."""
+        return f"{self.base_url}{pages.ABOUT}#{pages.SOURCE_ANCHOR}"
 
     def files(self, info: FeedInfo, items: Sequence[Entry]) -> list[tuple[str, bytes, OutputKind]]:
         """One feed's files: its three formats, and its listing page (but for `all`, whose
@@ -199,3 +205,4 @@ class FeedSet:
                   owner="site")
         feeds = [all_info, *(info for info, _ in sections), *tags]
         books.put("feeds.opml", pages.opml(site, feeds), "site", owner="site")
+        books.put(pages.ABOUT, pages.about_page(site, all_info), "site", owner="site")
