@@ -23,6 +23,7 @@ from feeds.model import Entry, FeedInfo
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 DC_NS = "http://purl.org/dc/elements/1.1/"
+XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 GENERATOR_NAME = "feeds"
 GENERATOR_URI = "https://pypi.org/project/feedgen/"
 
@@ -73,13 +74,14 @@ def _generator(
     fg.link(href=info.home, rel="alternate", type="text/html")
     fg.updated(info.updated)  # also lastBuildDate: newest entry update, never the clock
     for entry in entries:
-        _add_entry(fg, entry)
+        _add_entry(fg, entry, info.language)
     return fg
 
 
-def _add_entry(fg: FeedGenerator, entry: Entry) -> None:
+def _add_entry(fg: FeedGenerator, entry: Entry, feed_language: str) -> None:
     fe = fg.add_entry(order="append")
     fe.feeds.entry = entry
+    fe.feeds.feed_language = feed_language
     fe.id(entry.id)
     fe.guid(entry.id, permalink=False)
     fe.title(entry.title)
@@ -122,13 +124,17 @@ class _FeedExtension(BaseExtension):  # type: ignore[misc]
 
 
 class _EntryExtension(BaseEntryExtension):  # type: ignore[misc]
-    """Writes the entry links, `<source>` and `rel="via"` that feedgen 1.0 gets wrong."""
+    """Writes the entry links, `<source>` and `rel="via"` that feedgen 1.0 gets wrong, and the
+    entry's `xml:lang` when it is not the feed's (feedgen has no per-entry language)."""
 
     entry: Entry | None = None
+    feed_language = ""
 
     def extend_atom(self, element: etree._Element) -> etree._Element:
         entry = self.entry
         assert entry is not None
+        if entry.lang and entry.lang.lower() != self.feed_language.lower():  # tags ignore case
+            element.set(XML_LANG, entry.lang)
         # feedgen writes Atom as un-namespaced elements under a literal xmlns attribute.
         for old in element.findall("link"):
             element.remove(old)

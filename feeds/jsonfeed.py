@@ -1,6 +1,6 @@
 """Pure: entries → JSON Feed 1.1 bytes, written with `json` (feedgen has no JSON Feed).
 
-Attribution travels in the `_source` extension (docs/formats.md, and index.html#json-source):
+Attribution travels in the `_source` extension (docs/formats.md, and about.html#json-source):
 `{"about": …, "name": outlet, "url": outlet URL or null, "feed_url": …}`.
 
 `files` and `media_type` say which enclosures an entry has and of what type, for every

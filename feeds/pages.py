@@ -1,4 +1,5 @@
-"""Pure: the human side of `output/`: article pages, feed listings, index.html and feeds.opml."""
+"""Pure: the human side of `output/`: article pages, feed listings, index.html, about.html and
+feeds.opml."""
 
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ _STYLE = (
     "color:#222}a{color:#0b57a4}h1{line-height:1.25}.meta,.feeds{color:#555;font-size:.9em}"
     "li{margin:.3em 0}.credit{font-style:italic}"
 )
+ABOUT = "about.html"  # the page for developers: what the feeds carry, the `_source` extension
+SOURCE_ANCHOR = "json-source"  # `_source.about` in every JSON Feed is ABOUT#SOURCE_ANCHOR
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,10 +100,19 @@ def _entry_list(entries: Sequence[Entry], prefix: str, zone: ZoneInfo) -> str:
         return "<p>Belum ada artikel. (No articles yet.)</p>"
     rows = "\n".join(
         f'<li><a href="{escape(_href(entry, prefix))}">{escape(entry.title)}</a> '
-        f'<span class="meta">{_when(entry.published, zone)}</span></li>'
+        f'{_outlet(entry)}<span class="meta">{_when(entry.published, zone)}</span></li>'
         for entry in entries
     )
     return f"<ul>\n{rows}\n</ul>"
+
+
+def _outlet(entry: Entry) -> str:
+    """The outlet ("— Antara") after the title of an item republished from another outlet's
+    feed. A local article that quotes an outlet is our own reporting: no mark (its credit line
+    is in the article)."""
+    if entry.upstream is None or entry.attribution is None:
+        return ""
+    return f'<span class="outlet">— {escape(entry.attribution.name)}</span> '
 
 
 def _href(entry: Entry, prefix: str) -> str:
@@ -127,7 +139,12 @@ def index_page(
     """The front page: latest entries per section and autodiscovery links for every feed."""
     feeds = [all_feed, *(f for f, _ in sections), *tags]
     head = "".join(_autodiscovery(f, "") for f in feeds)
-    parts = [f"<h1>{escape(site.title)}</h1>", _feed_links(all_feed, "")]
+    parts = [
+        f"<h1>{escape(site.title)}</h1>",
+        _feed_links(all_feed, ""),
+        f'<p class="feeds"><a href="feeds.opml">All feeds as OPML</a> · '
+        f'<a href="{ABOUT}">About these feeds</a></p>',
+    ]
     for feed, entries in sections:
         name = feed.title.split(" — ", 1)[-1]
         parts.append(
@@ -141,14 +158,33 @@ def index_page(
             for t in tags
         )
         parts.append(f"<h2>Tags</h2>\n<p>{links}</p>")
+    # JSON Feed items already delivered link here (`_source.about` was index.html#json-source):
+    # the anchor stays, pointing to the explanation's new home.
     parts.append(
-        '<h2 id="json-source">JSON Feed: <code>_source</code></h2>\n'
+        f'<p class="meta" id="{SOURCE_ANCHOR}">The JSON Feed <code>_source</code> extension is '
+        f'explained on <a href="{ABOUT}#{SOURCE_ANCHOR}">About these feeds</a>.</p>'
+    )
+    return _document(site, site.language, site.title, head, "\n".join(parts))
+
+
+def about_page(site: PageSite, all_feed: FeedInfo) -> bytes:
+    """`about.html`: for developers; `#json-source` explains the JSON Feed `_source` extension."""
+    head = _autodiscovery(all_feed, "")
+    body = "\n".join([
+        f'<p class="meta"><a href="./">{escape(site.title)}</a></p>',
+        "<h1>About these feeds</h1>",
+        _feed_links(all_feed, ""),
+        '<p class="feeds"><a href="feeds.opml">All feeds as OPML</a></p>',
+        "<p>Every feed comes in three formats: RSS 2.0, Atom 1.0 and JSON Feed 1.1, with the "
+        "same items. Each section and tag has its own feeds, linked from its page.</p>",
+        f'<h2 id="{SOURCE_ANCHOR}">JSON Feed: <code>_source</code></h2>',
         "<p>Items that reproduce another outlet's reporting carry "
         '<code>"_source": {"about", "name", "url", "feed_url"}</code>: the outlet credited, '
         "its site and, when known, its feed. <code>url</code> is null when the outlet has no "
-        'known address. <a href="feeds.opml">All feeds as OPML</a>.</p>'
-    )
-    return _document(site, site.language, site.title, head, "\n".join(parts))
+        "known address. <code>about</code> links here.</p>",
+        f'<p><a href="./">← {escape(site.title)}</a></p>',
+    ])
+    return _document(site, "en", f"About these feeds — {site.title}", head, body)
 
 
 def opml(site: PageSite, feeds: Sequence[FeedInfo]) -> bytes:

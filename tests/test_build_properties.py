@@ -50,7 +50,7 @@ SLUG = r"[a-z0-9]+(?:-[a-z0-9]+)*"
 FEED_FILE = r"(?:rss\.xml|atom\.xml|feed\.json)"
 # docs/interface.md "Output layout", plus the precompressed variants of decisions.md.
 OUTPUT_LAYOUT = re.compile(
-    rf"(?:(?:index\.html|feeds\.opml|{FEED_FILE})"
+    rf"(?:(?:index\.html|about\.html|feeds\.opml|{FEED_FILE})"
     rf"|(?:tags/)?{SLUG}/(?:index\.html|{FEED_FILE}))(?:\.gz|\.br)?"
     r"|articles/[A-Za-z0-9][A-Za-z0-9._-]*\.html"
 )

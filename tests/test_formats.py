@@ -102,7 +102,7 @@ def test_header_fields_reach_every_format_and_text_is_escaped(project: Path) -> 
     assert json_item["image"] == "https://usmnews.example/img/foto.jpg"
     assert json_item["tags"] == ["Kampus", "Wisuda", "kampus"]
     assert json_item["_source"] == {
-        "about": "https://usmnews.example/#json-source", "name": "Reuters", "url": None,
+        "about": "https://usmnews.example/about.html#json-source", "name": "Reuters", "url": None,
         "feed_url": None,
     }
     page = (out / "articles" / "khusus-2026.html").read_text()

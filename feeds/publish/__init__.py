@@ -57,7 +57,7 @@ __all__ = [
     "statuses",
 ]
 
-RENDER_VERSION = "2"  # bump when rendering changes, so the next build re-renders everything
+RENDER_VERSION = "3"  # bump when rendering changes, so the next build re-renders everything
 AUTO = Parallelism()  # workers from 2,000 changed articles or 32 feeds
 
 

@@ -1,4 +1,5 @@
-"""Which feeds exist, and their files: the three formats, listings, the index and the OPML.
+"""Which feeds exist, and their files: the three formats, listings, the index, about.html and the
+OPML.
 
 `FeedStyle` is pure and picklable (worker processes render feeds with it);
 `FeedSet` asks the state which feeds exist and writes those that changed.
@@ -63,7 +64,12 @@ class FeedStyle:
             return builder.rss(info, items)
         if fmt == "atom":
             return builder.atom(info, items)
-        return jsonfeed.json_feed(info, items, about=f"{self.base_url}#json-source")
+        return jsonfeed.json_feed(info, items, about=self.about)
+
+    @property
+    def about(self) -> str:
+        """`_source.about` of every JSON Feed: where the extension is explained."""
+        return f"{self.base_url}{pages.ABOUT}#{pages.SOURCE_ANCHOR}"
 
     def files(self, info: FeedInfo, items: Sequence[Entry]) -> list[tuple[str, bytes, OutputKind]]:
         """One feed's files: its three formats, and its listing page (but for `all`, whose
@@ -188,11 +194,15 @@ class FeedSet:
                     if key.kind == "section"]
         tags = [infos[key][0] if key in infos else self.style.info(key, names[key], ())
                 for key in names if key.kind == "tag"]
+        # Sections with entries first (configured ones in config order, then the others by
+        # title), then the empty ones in that same order.
         order = {s.slug: i for i, s in enumerate(self.config.sections)}
-        sections.sort(key=lambda pair: (order.get(pair[0].key.slug, len(order)), pair[0].title))
+        sections.sort(key=lambda pair: (not pair[1], order.get(pair[0].key.slug, len(order)),
+                                        pair[0].title))
         tags.sort(key=lambda info: info.folder)
         site = self.style.page_site
         books.put("index.html", pages.index_page(site, all_info, sections, tags), "site",
                   owner="site")
         feeds = [all_info, *(info for info, _ in sections), *tags]
         books.put("feeds.opml", pages.opml(site, feeds), "site", owner="site")
+        books.put(pages.ABOUT, pages.about_page(site, all_info), "site", owner="site")
