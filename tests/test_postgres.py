@@ -5,6 +5,7 @@ suite's real PostgreSQL server (tests/services.py)."""
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sqlite3
 import subprocess
@@ -398,6 +399,23 @@ def test_a_url_libpq_cannot_read_is_exit_2_without_the_password(project: Path) -
     assert done.returncode == 2, done.stderr
     assert "not a PostgreSQL URL that libpq accepts" in done.stderr
     assert "sec ret" not in done.stderr and "sec%20ret" not in done.stderr
+
+
+def test_a_daemons_pool_keeps_passwords_out_of_the_log(caplog: pytest.LogCaptureFixture,
+                                                       ) -> None:
+    pool: Any = connection_pool(PostgresURL("postgresql://u:secret@127.0.0.1:1/x"), size=1)
+    try:
+        with caplog.at_level(logging.INFO, logger="psycopg"):
+            logging.getLogger("psycopg.pool").warning("error connecting: %s",
+                                                      "postgresql://u:secret@127.0.0.1:1/x")
+            logging.getLogger("psycopg").warning("password=secret in a conninfo")
+            with pytest.raises(StoreError) as down:
+                open_store(PostgresURL("postgresql://u:secret@127.0.0.1:1/x"), pool=pool, wait=1)
+    finally:
+        pool.close()
+    assert down.value.where == "postgresql://u:***@127.0.0.1:1/x"
+    assert "no connection within 1s" in down.value.message
+    assert len(caplog.records) >= 2 and "secret" not in caplog.text
 
 
 def test_passwords_are_scrubbed_from_every_message() -> None:

@@ -335,6 +335,9 @@ class PostgresStore(SQLStore):
         if (isinstance(exc, psycopg.errors.UniqueViolation)
                 and exc.diag.constraint_name == "entries_by_canonical"):
             return _CanonicalTaken(where, text)
+        if isinstance(exc, psycopg.errors.InsufficientPrivilege):
+            return StoreError(where, f"{text} (the role needs CREATE on the schema to make the "
+                                     "state, and to read and write its tables)")
         if isinstance(exc, psycopg.errors.QueryCanceled):
             return StoreError(where, f"{text} (statement_timeout or a cancel: nothing written)")
         if self._conn is None or self._conn.broken or self._conn.closed:
@@ -501,7 +504,7 @@ def _message(exc: BaseException, location: PostgresURL) -> str:
 
 
 class _Scrubbed(logging.Filter):
-    """psycopg_pool logs why a connection failed: without the password."""
+    """psycopg and psycopg_pool log why a connection failed: without the password."""
 
     def __init__(self, location: PostgresURL) -> None:
         super().__init__()
@@ -514,6 +517,7 @@ class _Scrubbed(logging.Filter):
 
 
 def _scrub_logs(location: PostgresURL) -> None:
-    logger = logging.getLogger("psycopg.pool")
-    if not any(isinstance(f, _Scrubbed) and f.location == location for f in logger.filters):
-        logger.addFilter(_Scrubbed(location))
+    for name in ("psycopg", "psycopg.pool"):  # a logger's filters see only its own records
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _Scrubbed) and f.location == location for f in logger.filters):
+            logger.addFilter(_Scrubbed(location))
