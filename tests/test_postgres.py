@@ -226,6 +226,83 @@ def test_a_store_waits_at_most_wait_for_a_lock(postgres_url: str,
             assert store.get_meta("k") == "1"
 
 
+def test_a_deadlock_ends_one_side_in_state_busy(postgres_url: str) -> None:
+    with opened(postgres_url) as store, store.transaction():
+        store.set_meta("k1", "0")
+        store.set_meta("k2", "0")
+    both = threading.Barrier(2)
+
+    def crossing(first: str, second: str) -> None:
+        with opened(postgres_url, wait=20) as mine, mine.transaction():
+            mine.set_meta(first, "1")
+            both.wait(10)
+            mine.set_meta(second, "1")  # each waits for the other: PostgreSQL fails one
+
+    threads = [in_thread(lambda: crossing("k1", "k2")), in_thread(lambda: crossing("k2", "k1"))]
+    for thread, _ in threads:
+        thread.join(30)
+    errors = [result["error"] for _, result in threads if "error" in result]
+    assert len(errors) == 1 and isinstance(errors[0], StateBusy), errors
+    assert "deadlock detected" in errors[0].message
+
+
+def test_every_other_psycopg_error_is_a_store_error_naming_the_state(
+    postgres_url: str, postgres_server: PostgresServer,
+) -> None:
+    with opened(postgres_url) as store:
+        with pytest.raises(StoreError) as missing:
+            store._run("SELECT * FROM nowhere")  # type: ignore[attr-defined]
+        assert 'relation "nowhere" does not exist' in missing.value.message
+        assert missing.value.where == str(PostgresURL(postgres_url))
+        store._run("SET statement_timeout = '50ms'")  # type: ignore[attr-defined]
+        with pytest.raises(StoreError) as slow, store.snapshot():
+            store._run("SELECT pg_sleep(2)")  # type: ignore[attr-defined]
+        assert "statement_timeout" in slow.value.message
+    with pytest.raises(StoreError) as closed:
+        store.get_meta("k")
+    assert "closed" in closed.value.message
+    with postgres_server.connect() as conn:
+        conn.execute("DROP ROLE IF EXISTS feeds_nobody")
+        conn.execute("CREATE ROLE feeds_nobody LOGIN")
+    try:
+        with postgres_server.schema() as other:
+            stranger = other.replace("postgres@", "feeds_nobody@", 1)
+            with pytest.raises(StoreError) as nowhere:
+                open_store(PostgresURL(stranger))  # the schema is not the role's to use
+            assert "no schema has been selected to create in" in nowhere.value.message
+            assert "grant USAGE and CREATE on it" in nowhere.value.message
+            schema = other.rpartition("search_path%3D")[2]
+            with postgres_server.connect() as conn:
+                conn.execute(f"GRANT USAGE ON SCHEMA {schema} TO feeds_nobody")
+            with pytest.raises(StoreError) as denied:
+                open_store(PostgresURL(stranger))
+            assert "permission denied" in denied.value.message
+            assert "the role needs CREATE on the schema" in denied.value.message
+    finally:
+        with postgres_server.connect() as conn:
+            conn.execute("DROP ROLE IF EXISTS feeds_nobody")
+
+
+def test_tables_of_ours_without_a_version_are_not_taken_for_a_state(
+    postgres_url: str, postgres_server: PostgresServer,
+) -> None:
+    with postgres_server.connect(postgres_url) as conn:
+        conn.execute("CREATE TABLE entries (key TEXT)")
+    with pytest.raises(StoreError) as odd:
+        open_store(PostgresURL(postgres_url), migrate=True)
+    assert "holds tables named like feeds' (entries) but no feeds_schema table" in \
+        odd.value.message
+    with postgres_server.connect(postgres_url) as conn:
+        conn.execute("DROP TABLE entries")
+    with opened(postgres_url):
+        pass
+    with postgres_server.connect(postgres_url) as conn:
+        conn.execute("DELETE FROM feeds_schema")
+    with pytest.raises(StoreError) as unfinished:
+        schema_version(PostgresURL(postgres_url + "&connect_timeout=5"))
+    assert "its feeds_schema table is empty" in unfinished.value.message
+
+
 # --- versions -------------------------------------------------------------------------------
 
 

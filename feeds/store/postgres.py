@@ -335,6 +335,9 @@ class PostgresStore(SQLStore):
         if (isinstance(exc, psycopg.errors.UniqueViolation)
                 and exc.diag.constraint_name == "entries_by_canonical"):
             return _CanonicalTaken(where, text)
+        if isinstance(exc, psycopg.errors.InvalidSchemaName):
+            return StoreError(where, f"{text} (no schema of the search_path exists that this "
+                                     "role may use: create it, or grant USAGE and CREATE on it)")
         if isinstance(exc, psycopg.errors.InsufficientPrivilege):
             return StoreError(where, f"{text} (the role needs CREATE on the schema to make the "
                                      "state, and to read and write its tables)")
