@@ -57,7 +57,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     handler = {"build": _build, "check": _check, "export": _export, "pull": _pull,
                "sources": _sources, "run": _run, "serve": _serve,
-               "migrate": _migrate, "status": _status, "preview": _preview}[args.command]
+               "migrate": _migrate, "copy-state": _copy_state, "status": _status,
+               "preview": _preview}[args.command]
     try:
         cfg, notes = config.load(Path(args.config), seeds=args.seeds, output=args.output,
                                  state=args.state)
@@ -117,8 +118,7 @@ def _parser() -> argparse.ArgumentParser:
     _editor_commands(commands, common)
     commands.add_parser("sources", parents=[common],
                         help="print each upstream source's health as a table")
-    commands.add_parser("migrate", parents=[common],
-                        help="create the state, or bring its schema up to date, and nothing else")
+    _state_commands(commands, common)
     run = commands.add_parser("run", parents=[common],
                               help="daemon: rebuild and pull on their schedules")
     run.add_argument("--bind", metavar="HOST:PORT",
@@ -128,6 +128,18 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", parents=[common], help="serve output/ over HTTP")
     serve.add_argument("--bind", metavar="HOST:PORT", help="default: [serve] bind")
     return parser
+
+
+def _state_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser],
+                    common: argparse.ArgumentParser) -> None:
+    commands.add_parser("migrate", parents=[common],
+                        help="create the state, or bring its schema up to date, and nothing else")
+    copy = commands.add_parser("copy-state", parents=[common],
+                               help="copy the state, in one consistent snapshot, into an empty "
+                               "TARGET (the online backup; leases are not copied)")
+    copy.add_argument("target", metavar="TARGET",
+                      help="a new SQLite file, or a postgresql:// URL of an empty database or "
+                      "schema")
 
 
 def _editor_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser],
@@ -383,6 +395,21 @@ def _migrate(cfg: config.Config, args: argparse.Namespace) -> int:
               f"(the version-{before} state is kept as {path.name}.v{before})")
     else:
         print(f"{path}: migrated from schema version {before} to {after}")
+    return EXIT_OK
+
+
+def _copy_state(cfg: config.Config, args: argparse.Namespace) -> int:
+    """The state as one snapshot into an empty target: a move to PostgreSQL (or back), and
+    the online backup. Daemons may go on running; it takes no lock and never migrates."""
+    from feeds.store.copy import copy_state
+
+    target = config.state_location(args.target, Path.cwd())
+    copied = copy_state(cfg.paths.state, target, wait=cfg.lock_wait)
+    print(f"copied {cfg.paths.state} into {target} (schema version {copied.version}):")
+    width = max(len(name) for name in copied.rows)
+    for name, rows in copied.rows.items():
+        print(f"  {name:<{width}}  {rows} row(s)")
+    print("leases were not copied: every source starts unclaimed, the build lease free")
     return EXIT_OK
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from feeds.codec import entry_to_json, from_epoch, to_epoch
+from feeds.config import PostgresURL
 from feeds.errors import StoreError
 from feeds.model import ALL, Entry, FeedKey, Section, Tag, UpstreamFeed
 from feeds.store import EntryRow, FileRow, SourceState, Store, open_store
@@ -17,9 +18,12 @@ from feeds.store import EntryRow, FileRow, SourceState, Store, open_store
 NOW = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 
 
-@pytest.fixture(params=["sqlite"])
+@pytest.fixture(params=["sqlite", "postgres"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    opened = open_store(tmp_path / "state" / "feeds.sqlite")
+    location: Path | PostgresURL = tmp_path / "state" / "feeds.sqlite"
+    if request.param == "postgres":  # a fresh schema of the suite's own PostgreSQL server
+        location = PostgresURL(request.getfixturevalue("postgres_url"))
+    opened = open_store(location)
     try:
         yield opened
     finally:
