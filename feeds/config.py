@@ -102,16 +102,20 @@ class Paths:
 
 
 def redact(url: str) -> str:
-    """`url` with the password of its user info, if any, replaced by `***`."""
+    """`url` with its password, if any, replaced by `***`: in the user info, and in a
+    `password=` query parameter (libpq reads both)."""
     scheme, sep, rest = url.partition("://")
     if not sep:
         return url
     authority, slash, tail = rest.partition("/")
     userinfo, at, host = authority.rpartition("@")
-    if not at or ":" not in userinfo:
-        return url
-    user = userinfo.split(":", 1)[0]
-    return f"{scheme}://{user}:***@{host}{slash}{tail}"
+    if at and ":" in userinfo:
+        authority = f"{userinfo.split(':', 1)[0]}:***@{host}"
+    tail = _QUERY_PASSWORD.sub(r"\1***", tail)
+    return f"{scheme}://{authority}{slash}{tail}"
+
+
+_QUERY_PASSWORD = re.compile(r"([?&]password=)[^&#]*", re.IGNORECASE)
 
 
 def state_location(text: str, root: Path) -> Path | PostgresURL:

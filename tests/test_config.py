@@ -361,3 +361,16 @@ def test_an_upstream_section_without_any_sections_says_to_add_one(tmp_path: Path
     assert problems_of(tmp_path, MINIMAL + source(section='"Nasional"')) == [
         "upstream 'antara-terkini'.section: 'Nasional' is not a configured section (none is): "
         "add it to [[sections]]"]
+
+
+@pytest.mark.parametrize(("url", "shown"), [
+    ("postgresql://u:secret@h/db", "postgresql://u:***@h/db"),
+    ("postgresql://u@h/db?password=secret&sslmode=require",
+     "postgresql://u@h/db?password=***&sslmode=require"),
+    ("postgresql://h/db?sslmode=x&PASSWORD=secret", "postgresql://h/db?sslmode=x&PASSWORD=***"),
+    ("postgresql://u:p@h", "postgresql://u:***@h"),
+    ("postgresql://h/db", "postgresql://h/db"),
+    ("s3://bucket/prefix/", "s3://bucket/prefix/"),
+])
+def test_a_password_is_never_shown_in_the_user_info_or_the_query(url: str, shown: str) -> None:
+    assert config.redact(url) == shown
