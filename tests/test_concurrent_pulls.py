@@ -250,3 +250,15 @@ def test_while_a_build_holds_the_lock_fetching_goes_on_and_results_wait(
         os.close(build_lock)
         worker.join(30)
     assert outcome and len(outcome[0].pulled) == 24 and outcome[0].new_entries == 24
+
+
+def test_the_fetch_client_pool_has_no_cap_to_race_on() -> None:
+    """httpcore 1.0.9 closes connections other threads were just given once its caps are
+    reached (encode/httpcore#1110; seen by bench/upstream.py as "Bad file descriptor"):
+    the pull's own limits bound the requests in flight, so the pool has none."""
+    import sys
+
+    with fetch.make_client(user_agent="t", allow_private_networks=True) as client:
+        pool = client._transport._pool  # type: ignore[attr-defined]
+        assert pool._max_connections == sys.maxsize
+        assert pool._max_keepalive_connections == sys.maxsize

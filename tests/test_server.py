@@ -218,3 +218,6 @@ def test_nginx_snippet_sends_the_same_types_as_the_server() -> None:
         assert "charset utf-8;" in location.group(1)
     assert "text/x-opml" in snippet and "gzip_static on;" in snippet and "brotli_static" in snippet
     assert "autoindex off;" in snippet
+    # A location with an add_header of its own would drop every server-level header.
+    for block in re.findall(r"location [^{]*\{(.*?)\}", snippet, re.S):
+        assert not re.search(r"^\s*add_header", block, re.M), block

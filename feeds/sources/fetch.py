@@ -142,6 +142,16 @@ class _GuardedBackend(httpcore.NetworkBackend):
         self.inner.sleep(seconds)
 
 
+# No cap on the pool: the pull's own limits (`concurrency`, `per_host`) bound the requests in
+# flight, and idle connections expire after 5 s. httpcore 1.0.9's caps race with threads: past
+# `max_keepalive_connections` (it counts every connection, not the idle ones) or at
+# `max_connections`, one thread's pass closes an idle connection that another thread was just
+# given, which then fails with "ReadError: [Errno 9] Bad file descriptor" (seen 1 in 1,000
+# fetches over 20 hosts; encode/httpcore#1110).
+POOL_LIMITS = httpx.Limits(max_connections=None, max_keepalive_connections=None,
+                           keepalive_expiry=5.0)
+
+
 def _bounded(timeout: float | None) -> float | None:
     bound = _DEADLINE.get()
     if bound is None:
@@ -209,7 +219,8 @@ def make_client(
 ) -> httpx.Client:
     """The client the CLI and the daemon build once and pass down."""
     if transport is None:  # guarded either way: the guard also enforces the deadline
-        transport = GuardedTransport(allowed=EVERYWHERE if allow_private_networks else ())
+        transport = GuardedTransport(allowed=EVERYWHERE if allow_private_networks else (),
+                                     limits=POOL_LIMITS)
     return httpx.Client(
         transport=transport,
         headers={"User-Agent": user_agent, "Accept": _ACCEPT,
