@@ -285,7 +285,7 @@ def _build(cfg: config.Config, args: argparse.Namespace) -> int:
         try:
             if args.pull:
                 failed = _run_pull(cfg, store, None, force=False, quiet=args.quiet)
-            output = open_output(cfg.paths.output, store=store, s3=cfg.s3)
+            output = open_output(cfg.paths.output, store=store, s3=cfg.s3, full=args.full)
             progress = _progress if sys.stderr.isatty() else None
             try:
                 result = publish.build(cfg, store, _now(), output=output, full=args.full,

@@ -80,15 +80,17 @@ class Output(Protocol):
 
 
 def open_output(location: Path | S3URL, *, store: Store | None = None,
-                s3: S3Config | None = None) -> Output:
+                s3: S3Config | None = None, full: bool = False) -> Output:
     """The output at `location`: a local folder, or an S3-compatible bucket (whose manifest of
-    what it holds lives in the state, `store`)."""
+    what it holds lives in the state, `store`). `full` (`feeds build --full`): a bucket is
+    listed once, and what is missing from it is uploaded again even if the manifest lists it
+    (a folder is its own listing: nothing to do)."""
     if isinstance(location, S3URL):
         from feeds.output.s3 import S3Output
 
         if store is None:
             raise ValueError("an s3:// output keeps its manifest in the state: pass the store")
-        return S3Output(location, store, s3 or S3Config())
+        return S3Output(location, store, s3 or S3Config(), full=full)
     from feeds.output.folder import FolderOutput
 
     return FolderOutput(location)
