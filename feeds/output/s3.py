@@ -433,10 +433,12 @@ class S3Output:
     # --- staging -----------------------------------------------------------------------------
 
     def _spool_folder(self) -> str:
+        """The local folder staged bytes wait in (under TMPDIR), made on first need."""
         if self._spool is None:
-            spool = tempfile.mkdtemp(prefix="feeds-s3-")
-            for kind in CACHE_CONTROL:
-                os.mkdir(os.path.join(spool, kind))  # noqa: PTH102, PTH118
+            with translated(tempfile.gettempdir()):
+                spool = tempfile.mkdtemp(prefix="feeds-s3-")
+                for kind in CACHE_CONTROL:
+                    os.mkdir(os.path.join(spool, kind))  # noqa: PTH102, PTH118
             self._spool = spool
         return self._spool
 
@@ -453,6 +455,8 @@ class S3Output:
         feeds, listings and the site's files; a folder's index also under its folder key."""
         found = changes(relative, data, kind, prefix=self.prefix,
                         precompressed=self.config.precompressed, entry=self._entry)
+        if not found:
+            return False
         spool = self._spool_folder()
         with translated(spool):
             self.adopt(Staged(change.relative, spool_file(spool, kind, change))
