@@ -323,7 +323,7 @@ def test_removals_come_last_after_the_files_that_linked_them(
     assert page not in [row[0] for row in manifest(site)]
 
 
-def test_upload_order_pages_and_tags_then_sections_then_the_index(
+def test_upload_order_pages_tags_and_about_then_sections_then_the_index(
         site: Path, s3_bucket: S3Bucket) -> None:
     use_bucket(site, s3_bucket, concurrency=4)
     with s3_bucket.count_requests() as seen:
@@ -332,9 +332,11 @@ def test_upload_order_pages_and_tags_then_sections_then_the_index(
 
     def phase(key: str) -> int:
         name = key.removeprefix(PREFIX)
-        if name.startswith(("articles/", "tags/")):
-            return 0
+        if name.startswith(("articles/", "tags/")) or name == "about.html":
+            return 0  # about.html: every JSON Feed links it
         return 2 if name in ("index.html", "feeds.opml", "") else 1
+
+    assert f"{PREFIX}about.html" in puts
 
     assert [phase(key) for key in puts] == sorted(phase(key) for key in puts)
 

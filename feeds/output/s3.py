@@ -8,8 +8,8 @@ named `<kind>/<sha256>` (the kind gives the headers and the upload phase, the
 name the manifest's hash: nothing is hashed twice); worker processes stage
 through an `S3Stager`, which reads a snapshot of the manifest. `commit`
 uploads in phases, in parallel within each (`[s3] concurrency` threads):
-pages and tag feeds, then section feeds and listings, then the site's index
-and OPML; then the deletions, linking files before pages. The manifest
+pages, tag feeds and about.html, then section feeds and listings, then the
+site's index and OPML; then the deletions, linking files before pages. The manifest
 changes are written to the state at the end, in the build's transaction, so
 they commit with the build, and not at all when anything failed. With
 `full`, the bucket is listed once, and an object missing from it, or of
@@ -187,10 +187,15 @@ class Upload(NamedTuple):
 
 
 def upload_phase(relative: str, kind: str) -> int:
-    """Which phase uploads an object: what is linked goes before what links to it."""
+    """Which phase uploads an object: what is linked goes before what links to it. The index
+    (and its folder key) and the OPML go last; the site's other files (about.html, which
+    every JSON Feed links) go first, with the article pages and the tag feeds."""
+    if kind == "site":
+        name = plain_name(relative)
+        return 2 if name == INDEX or name.endswith(".opml") else 0
     if kind == "page" or relative.startswith("tags/"):
-        return 0  # article pages, and tag feeds and listings
-    return 2 if kind == "site" else 1  # section feeds and listings; then index and OPML
+        return 0
+    return 1  # section feeds and listings, and the all-sections feed
 
 
 def deletion_phase(relative: str) -> int:
@@ -487,7 +492,7 @@ class S3Output:
     # --- commit ------------------------------------------------------------------------------
 
     def commit(self, fence: Callable[[], None] | None = None) -> list[str]:
-        """Upload in phases (pages and tag feeds; section feeds and listings; the index and
+        """Upload in phases (pages, tag feeds, about.html; section feeds and listings; the index and
         the OPML), delete (linking files, then pages), then write the manifest's changes to
         the state, whose transaction commits after. Nothing is sent, and no client made,
         when nothing changed."""
