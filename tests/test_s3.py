@@ -25,7 +25,7 @@ import brotli
 import pytest
 
 from feeds import config, publish
-from feeds.config import S3URL, S3Config
+from feeds.config import S3URL, PostgresURL, S3Config
 from feeds.errors import LeaseLost, OutputError
 from feeds.output import Staged, open_output
 from feeds.output.folder import FolderOutput
@@ -494,3 +494,27 @@ def test_worker_processes_stage_through_the_stager_what_one_process_would(
     changed = {name: data for name, data in after.items() if before.get(name) != data}
     assert sorted(sent(seen, "PUT")) == sorted(expected_objects(changed))
     assert contents(s3_bucket) == expected_objects(after)
+
+
+def test_the_manifest_lives_in_a_postgresql_state_too(
+        postgres_url: str, s3_bucket: S3Bucket) -> None:
+    """Daemons on many hosts share a PostgreSQL state and build into one bucket."""
+    store = open_store(PostgresURL(postgres_url), migrate=True)
+    config = S3Config(endpoint_url=s3_bucket.endpoint_url)
+    try:
+        output = open_output(S3URL(s3_bucket.name, PREFIX), store=store, s3=config)
+        with store.transaction():
+            output.stage("kampus/index.html", b"<p>kampus</p>", "listing")
+            output.stage("articles/a.html", b"<p>a</p>", "page")
+            assert output.commit() == ["articles/a.html", "kampus/", "kampus/index.html"]
+        again = open_output(S3URL(s3_bucket.name, PREFIX), store=store, s3=config)
+        with s3_bucket.count_requests() as seen, store.transaction():
+            assert again.exists("articles/a.html") and again.holds("kampus/", b"<p>kampus</p>")
+            assert again.stage("articles/a.html", b"<p>a</p>", "page") is False
+            assert again.remove("kampus/index.html")
+            assert again.commit() == ["kampus/", "kampus/index.html"]
+        assert sorted(sent(seen, "DELETE")) == [f"{PREFIX}kampus/", f"{PREFIX}kampus/index.html"]
+        assert sent(seen, "PUT") == []
+        assert set(store.manifest()) == {f"{PREFIX}articles/a.html"}
+    finally:
+        store.close()
