@@ -201,3 +201,20 @@ def test_a_file_that_is_not_a_database_is_a_store_error(tmp_path: Path) -> None:
     with pytest.raises(StoreError) as error:
         open_store(path)
     assert error.value.where == str(path) and error.value.exit_status == 5
+
+
+def test_a_postgresql_state_without_the_extra_installed_says_how_to_get_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import importlib.util
+
+    from feeds.config import PostgresURL
+    from feeds.errors import UsageError
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "psycopg" else real(name, *a))
+    with pytest.raises(UsageError) as caught:
+        open_store(PostgresURL("postgresql://feeds:secret@db.example/news"))
+    assert caught.value.where == "postgresql://feeds:***@db.example/news"
+    assert "pip install 'feeds[postgres]'" in caught.value.message

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from feeds.compress import COMPRESSORS
 from feeds.config import S3URL, S3Config
-from feeds.errors import FeedsError, OutputError
+from feeds.errors import FeedsError, OutputError, UsageError
 from feeds.output import OutputKind, Staged
 
 if TYPE_CHECKING:
@@ -289,8 +289,12 @@ class Bucket:
 def make_client(config: S3Config) -> S3Client:
     """A client for `[s3]`: credentials from the AWS environment, profiles and instance roles
     (boto3's chain), never from feeds.toml."""
-    import boto3
-    from botocore.config import Config
+    try:
+        import boto3
+        from botocore.config import Config
+    except ImportError as exc:
+        raise UsageError("[paths] output", "an s3:// output needs boto3 "
+                         f"({exc.name} is not installed): pip install 'feeds[s3]'") from None
 
     custom = bool(config.endpoint_url)
     settings = Config(

@@ -10,6 +10,7 @@ that boundary, so callers never see `sqlite3` exceptions.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from collections.abc import Container, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
@@ -282,11 +283,22 @@ class Store(Protocol):
     def delete_manifest(self, keys: Iterable[str]) -> None: ...
 
 
+def _need_psycopg(location: PostgresURL) -> None:
+    """The PostgreSQL backend is an extra: without psycopg, a clear exit 2, not a traceback."""
+    for module in ("psycopg", "psycopg_pool"):
+        if importlib.util.find_spec(module) is None:
+            from feeds.errors import UsageError
+
+            raise UsageError(str(location), f"a postgresql:// state needs {module}, which is "
+                             "not installed: pip install 'feeds[postgres]'")
+
+
 def connection_pool(location: Path | PostgresURL, *, size: int) -> object | None:
     """What a daemon shares between its jobs: a pool of connections to a PostgreSQL state
     (None for SQLite, whose connections cost nothing to open)."""
     if not isinstance(location, PostgresURL):
         return None
+    _need_psycopg(location)
     from feeds.store.postgres import make_pool
 
     return make_pool(location, size=size)
@@ -296,6 +308,7 @@ def schema_version(location: Path | PostgresURL) -> int | None:
     """The schema version of the state at `location` (None: there is no state there yet),
     read without changing anything."""
     if isinstance(location, PostgresURL):
+        _need_psycopg(location)
         from feeds.store.postgres import read_version as read_postgres
 
         return read_postgres(location)
@@ -310,6 +323,7 @@ def open_store(location: Path | PostgresURL, *, migrate: bool = False, wait: flo
     pass `migrate` (a missing or older schema is made or brought up to date); `wait` is how
     long to wait for another process's lock on it."""
     if isinstance(location, PostgresURL):
+        _need_psycopg(location)
         from feeds.store.postgres import PostgresStore
 
         return PostgresStore(location, migrate=migrate, wait=wait, pool=pool)
