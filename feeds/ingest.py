@@ -17,7 +17,14 @@ from feeds.config import Config, UpstreamConfig
 from feeds.entries import upstream_times
 from feeds.model import Attribution, Entry, Section, UpstreamFeed
 from feeds.publish.decide import Seconds
-from feeds.republish import Candidate, Republisher, article_link, candidates, matches
+from feeds.republish import (
+    Candidate,
+    Republisher,
+    article_link,
+    candidates,
+    canonical_homes,
+    matches,
+)
 from feeds.sanitize import text_only
 from feeds.site import identity
 from feeds.sources.upstream import ParsedFeed, UpstreamItem
@@ -30,13 +37,16 @@ def store_items(
 ) -> int:
     """Store the items of one fetched feed; the number of new entries."""
     republisher = _republisher(config, store, source, parsed, now)
-    homes = [home for home in (parsed.home, source.url, fetch_url) if home]
-    items = [item for item in parsed.items if _wanted(source, item)]
+    homes = canonical_homes(home for home in (parsed.home, source.url, fetch_url) if home)
+    texts = {}  # each item's text, made once: the filters and the language check read it
+    if source.include or source.exclude or not parsed.language:
+        texts = {id(item): _text_of(item) for item in parsed.items}
+    items = [item for item in parsed.items if _wanted(source, texts.get(id(item), ""))]
     seen: set[str] = set()
     new = 0
     for item, candidate in zip(items, candidates(source.name, items), strict=True):
         language = parsed.language or lang.recognize(
-            _text_of(item), config.site.languages, config.site.language)
+            texts[id(item)], config.site.languages, config.site.language)
         entry, digest = republisher.entry(item, candidate.key, language)
         key = _identity(store, candidate, digest)
         if key in seen:
@@ -55,8 +65,7 @@ def store_items(
     return new
 
 
-def _wanted(source: UpstreamConfig, item: UpstreamItem) -> bool:
-    text = _text_of(item)
+def _wanted(source: UpstreamConfig, text: str) -> bool:
     if source.include and not matches(source.include, text):
         return False
     return not (source.exclude and matches(source.exclude, text))

@@ -17,15 +17,23 @@ until it ages out of `items_per_feed`.
 from __future__ import annotations
 
 import contextlib
+import os
 import random
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import (
+    FIRST_COMPLETED,
+    Future,
+    ProcessPoolExecutor,
+    ThreadPoolExecutor,
+    wait,
+)
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
+from multiprocessing import get_context
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit
 
@@ -36,7 +44,7 @@ from feeds.errors import LockHeld, UpstreamError
 from feeds.model import Diagnostic
 from feeds.publish.decide import Seconds
 from feeds.sources import fetch as fetcher
-from feeds.sources.upstream import parse_feed
+from feeds.sources.upstream import ParsedFeed, parse_feed
 from feeds.store import Claim, SourceState, Store
 
 if TYPE_CHECKING:
@@ -44,6 +52,10 @@ if TYPE_CHECKING:
 
 BATCH = 25  # results stored in one unit of work
 BUFFER = 200  # results kept while the store is busy (a build holds the lock); then we wait
+# From this many sources in a round, changed bodies are parsed in worker processes (on a
+# machine with more than one core): parsing is CPU work that threads would serialize on the
+# GIL with the fetches and the storing; a worker's start (~0.5 s) pays off only for a big round.
+PARSE_PROCESSES_FROM = 64
 HISTORY = 3  # stored pulls `feeds sources` shows per source
 
 
@@ -76,6 +88,7 @@ def pull(
     storing: Storing | None = None,
     on_fetch: Callable[[str, float, str], None] | None = None,
     clock: Callable[[], float] = time.monotonic,
+    parse_processes_from: int = PARSE_PROCESSES_FROM,
 ) -> PullResult:
     """Pull the due sources (or `names`, due or not, or all with `force`). `storing(wait)`
     wraps each unit of work: the daemon takes SQLite's writer lock there, waiting at most
@@ -83,10 +96,11 @@ def pull(
     claims every due source at once, and while a build holds the lock, results wait (up to
     BUFFER) and fetching goes on. On PostgreSQL (no `storing`), sources are claimed a wave
     at a time, so that leases stay fresh. `on_fetch(source, seconds, status)` hears of every
-    fetch (the daemon's metrics)."""
+    fetch (the daemon's metrics). From `parse_processes_from` sources on, changed bodies are
+    parsed in worker processes."""
     wanted = [s for s in config.upstream if names is None or s.name in set(names)]
     round_ = _Round(config, store, client, now, rng or random.Random(),  # noqa: S311 (jitter)
-                    owner or new_owner(), storing, on_fetch, clock)
+                    owner or new_owner(), storing, on_fetch, clock, parse_processes_from)
     return round_.run(wanted, due_only=names is None and not force, retired=names is not None)
 
 
@@ -124,8 +138,10 @@ class _Round:
         storing: Storing | None,
         on_fetch: Callable[[str, float, str], None] | None,
         clock: Callable[[], float],
+        parse_processes_from: int = PARSE_PROCESSES_FROM,
     ) -> None:
         self.clock = clock
+        self.parse_processes_from = parse_processes_from
         self.config = config
         self.store = store
         self.client = client
@@ -136,6 +152,7 @@ class _Round:
         self.locked = storing is not None  # a writer lock to share with builds (SQLite)
         self.on_fetch = on_fetch
         self.hosts = _Hosts(config.fetch.per_host)
+        self.parsers: ProcessPoolExecutor | None = None
         self.seconds = Seconds(store.published_at)  # undated items: a second each
         self.result = PullResult()
 
@@ -151,7 +168,8 @@ class _Round:
         pending: set[Future[tuple[Claim, polling.Outcome]]] = set()
         batch: list[tuple[Claim, polling.Outcome]] = []
         more = True
-        with ThreadPoolExecutor(self.config.fetch.concurrency, "fetch") as pool:
+        with ThreadPoolExecutor(self.config.fetch.concurrency, "fetch") as pool, \
+                self._parse_processes(len(sources)):
             while True:
                 if more and len(pending) < max(1, wave // 2):
                     claimed = self._claim(sources, wave - len(pending), due_only, retired)
@@ -172,6 +190,28 @@ class _Round:
         if not due_only:
             self._held_by_others(sources)
         return self.result
+
+    @contextlib.contextmanager
+    def _parse_processes(self, sources: int) -> Iterator[None]:
+        """Worker processes that parse changed bodies, for a big round on a machine that has
+        a core to spare; otherwise the fetch threads parse."""
+        cores = os.cpu_count() or 1
+        if sources < self.parse_processes_from or cores < 2:
+            yield
+            return
+        # forkserver: never fork this process, whose other threads may hold locks.
+        with ProcessPoolExecutor(min(cores - 1, 4), get_context("forkserver")) as parsers:
+            self.parsers = parsers
+            try:
+                yield
+            finally:
+                self.parsers = None
+
+    def _parse(self, data: bytes, url: str, content_type: str | None) -> ParsedFeed:
+        parsers = self.parsers
+        if parsers is None:
+            return parse_feed(data, url, content_type)
+        return parsers.submit(parse_feed, data, url, content_type).result()
 
     def _claim(self, sources: dict[str, UpstreamConfig], limit: int, due_only: bool,
                retired: bool) -> list[tuple[Claim, SourceState]]:
@@ -202,7 +242,7 @@ class _Round:
                     self.client, state.fetch_url, validators, self.config.fetch, now=self.now)
             except UpstreamError as exc:
                 answer = exc
-        done = polling.outcome(source, state, answer, parse_feed, self.now, self.rng)
+        done = polling.outcome(source, state, answer, self._parse, self.now, self.rng)
         if self.on_fetch is not None:
             self.on_fetch(source.name, self.clock() - started, done.status)
         return claim, done

@@ -60,14 +60,24 @@ def canonical_link(url: str) -> str:
 
 def article_link(link: str | None, homes: Iterable[str]) -> str | None:
     """The canonical link when it names an article: not a site's root, and not the source's
-    home page or feed (`homes`, as written); None otherwise."""
+    home page or feed (`homes`, as written; or `canonical_homes` of them, made once per feed
+    by a caller with many items); None otherwise."""
     if link is None:
         return None
     canonical = canonical_link(link)
     parts = urlsplit(canonical)
     if parts.path == "/" and not parts.query and not parts.fragment:
         return None
-    return None if canonical in {canonical_link(home) for home in homes} else canonical
+    known = homes if isinstance(homes, CanonicalHomes) else canonical_homes(homes)
+    return None if canonical in known else canonical
+
+
+class CanonicalHomes(frozenset[str]):
+    """A source's home page and feed as canonical links (`canonical_homes`)."""
+
+
+def canonical_homes(homes: Iterable[str]) -> CanonicalHomes:
+    return CanonicalHomes(canonical_link(home) for home in homes)
 
 
 def upstream_key(source: str, upstream_id: str) -> str:

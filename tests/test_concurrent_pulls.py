@@ -262,3 +262,42 @@ def test_the_fetch_client_pool_has_no_cap_to_race_on() -> None:
         pool = client._transport._pool  # type: ignore[attr-defined]
         assert pool._max_connections == sys.maxsize
         assert pool._max_keepalive_connections == sys.maxsize
+
+
+def test_a_big_round_parses_in_worker_processes_and_stores_the_same(
+    tmp_path: Path, servers: list[tuple[FeedServer, Counting]], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Parsing in worker processes (from `parse_processes_from` sources on; here 1, so that
+    12 sources are enough) gives what parsing in the fetch threads gives."""
+    (tmp_path / "threads").mkdir()
+    (tmp_path / "processes").mkdir()
+    in_threads = project(tmp_path / "threads", servers, sources=12, concurrency=8, per_host=2)
+    in_processes = project(tmp_path / "processes", servers, sources=12, concurrency=8,
+                           per_host=2)
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+
+    pools: list[int] = []  # observed, not chosen: the parameter chooses
+
+    class Observed(ProcessPoolExecutor):
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            pools.append(1)
+            super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pull, "ProcessPoolExecutor", Observed)
+    threads, _ = pull_all(in_threads, parse_processes_from=10**6)
+    assert pools == []
+    processes, _ = pull_all(in_processes, parse_processes_from=1)
+    assert pools == ([1] if (os.cpu_count() or 1) > 1 else [])  # a core to spare: processes
+    assert threads.new_entries == processes.new_entries == 12
+    assert threads.pulled == processes.pulled
+
+    def entries(cfg: config.Config) -> list[tuple[str, str]]:
+        store = open_store(cfg.paths.state)
+        try:
+            with store.snapshot():
+                return sorted((e.key, e.title) for e in store.live_entries(NOW))
+        finally:
+            store.close()
+
+    assert entries(in_threads) == entries(in_processes)
