@@ -220,7 +220,10 @@ def _run_pull(cfg: config.Config, store: Store, names: tuple[str, ...] | None, f
             _say(diagnostic)
     if quiet:
         return len(result.failed) + len(result.refused)
-    failed = f": {', '.join(result.failed)}" if result.failed else ""
+    shown = ", ".join(result.failed[:10])
+    extra = len(result.failed) - 10
+    more = f" and {extra} more (`feeds sources`)" if extra > 0 else ""
+    failed = f": {shown}{more}" if result.failed else ""
     busy = f"; {len(result.busy)} held by another process" if result.busy else ""
     print(f"pulled {len(result.pulled)} source(s), {result.new_entries} new entries; "
           f"{len(result.failed)} failed{failed}{busy}")
