@@ -167,7 +167,7 @@ class _Runner:
             hub = fetch.make_hub_client(user_agent=fetch.user_agent(config.site.base_url))
         owner = new_owner()
         self.jobs = Jobs(config, client, hub, owner=owner,
-                         pool=connection_pool(config.paths.state, size=4))
+                         pool=connection_pool(config.paths.state, size=4, owner=owner))
         builds, pulls = role in ("build", "all"), role in ("pull", "all")
         self.daemon = Daemon(
             Tasks(rebuild=self.jobs.rebuild if builds else None,

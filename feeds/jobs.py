@@ -54,6 +54,7 @@ class BuildLease:
         self.epoch: int | None = None
         self.store: Store | None = None
         self._lost = threading.Event()
+        self.taken = False  # the database said so (not merely could not be asked)
         self._done = threading.Event()
         self._lock = threading.Lock()  # the lease's connection, shared by renewer and fence
 
@@ -94,14 +95,17 @@ class BuildLease:
                     kept = self.store.renew_build_lease(self.owner, self.epoch, self.seconds)
             except StoreError:
                 kept = False
+            else:
+                self.taken = not kept
             if not kept:
                 self._lost.set()
             return kept
 
-    def fence(self) -> None:
+    def fence(self, *, taken_only: bool = False) -> None:
         """Raise LeaseLost unless the lease still holds (asked of the database now, not
-        assumed: a daemon stopped past its lease learns it here before writing anything)."""
-        if not self._still_held():
+        assumed: a daemon stopped past its lease learns it here before writing anything).
+        With `taken_only`, only when the database answered that another daemon has it."""
+        if not self._still_held() and (self.taken or not taken_only):
             raise LeaseLost("build lease", f"epoch {self.epoch} was taken over by another "
                             "daemon (this one stalled past [cluster] lease): nothing written")
 
@@ -153,7 +157,11 @@ class Jobs:
                 with lease.held() as mine:
                     if not mine:
                         return None  # another daemon builds now
-                    result = self._build(lease.fence)
+                    try:
+                        result = self._build(lease.fence)
+                    except StoreError:  # the daemon that took the build over may have
+                        lease.fence(taken_only=True)  # ended our transaction: say so
+                        raise
             else:
                 with self._writing():
                     result = self._build(None)

@@ -165,6 +165,45 @@ def test_a_claim_finishes_once_and_the_cluster_queries_speak_postgresql(
             assert store.manifest() == {}
 
 
+def test_taking_the_build_over_from_a_stalled_builder_ends_its_transaction(
+    postgres_url: str,
+) -> None:
+    """A builder whose lease ran out (stopped, hung) still holds its build's transaction and
+    the row locks it took; the daemon that takes the lease over ends that transaction: its
+    own build is not held back, and the stalled one commits nothing."""
+    location = PostgresURL(postgres_url)
+    stalled_pool: Any = connection_pool(location, size=2, owner="d1")
+    live_pool: Any = connection_pool(location, size=2, owner="d2")
+    try:
+        with opened(postgres_url, pool=stalled_pool, wait=5) as lease, lease.transaction():
+            assert lease.take_build_lease("d1", 1) == 1
+        with opened(postgres_url, pool=stalled_pool, wait=5) as build, \
+                opened(postgres_url, pool=live_pool, wait=5) as live:
+            with pytest.raises(StoreError) as ended, build.transaction():
+                name = build.conn.execute(  # type: ignore[attr-defined]
+                    "SELECT current_setting('application_name')").fetchone()
+                assert name == ("feeds d1",)  # the daemon's owner id names its sessions
+                build.set_meta("fingerprint", "stalled")  # a row lock every build takes
+                deadline = time.monotonic() + 10
+                while True:  # ... and it stalls past its lease
+                    with live.transaction():
+                        epoch = live.take_build_lease("d2", 60)
+                    if epoch is not None or time.monotonic() > deadline:
+                        break
+                    time.sleep(0.2)
+                assert epoch == 2
+                with live.transaction():
+                    live.set_meta("fingerprint", "live")  # not held back by that lock
+                build.set_meta("last_success", "0")
+            assert "lost the connection" in ended.value.message
+        with opened(postgres_url) as store, store.snapshot():
+            assert store.get_meta("fingerprint") == "live"
+            assert store.get_meta("last_success") is None
+    finally:
+        stalled_pool.close()
+        live_pool.close()
+
+
 def test_a_canonical_link_taken_meanwhile_by_another_process_is_refused_not_an_error(
     postgres_url: str,
 ) -> None:

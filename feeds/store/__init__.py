@@ -293,15 +293,17 @@ def _need_psycopg(location: PostgresURL) -> None:
                              "not installed: pip install 'feeds[postgres]'")
 
 
-def connection_pool(location: Path | PostgresURL, *, size: int) -> object | None:
-    """What a daemon shares between its jobs: a pool of connections to a PostgreSQL state
-    (None for SQLite, whose connections cost nothing to open)."""
+def connection_pool(location: Path | PostgresURL, *, size: int,
+                    owner: str = "") -> object | None:
+    """What a daemon shares between its jobs: a pool of connections to a PostgreSQL state,
+    its sessions named after the daemon's `owner` id (None for SQLite, whose connections
+    cost nothing to open)."""
     if not isinstance(location, PostgresURL):
         return None
     _need_psycopg(location)
     from feeds.store.postgres import make_pool
 
-    return make_pool(location, size=size)
+    return make_pool(location, size=size, owner=owner)
 
 
 def schema_version(location: Path | PostgresURL) -> int | None:

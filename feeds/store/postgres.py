@@ -156,6 +156,15 @@ _CLAIM = (
     "UPDATE sources AS s SET lease_owner = ?, lease_until = ?, lease_token = s.lease_token + 1 "
     "FROM due WHERE s.name = due.name RETURNING s.name, s.lease_token, s.next_due"
 )
+# A daemon's sessions carry its owner id at the end of their application_name (`make_pool`):
+# the daemon that takes the build over from a stalled one ends that one's open transactions.
+_STALLED_BUILDER = ("SELECT owner FROM leases WHERE name = 'build' AND owner IS NOT NULL "
+                    "AND owner <> ? AND until < ?")
+_END_TRANSACTIONS = (
+    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
+    "AND pid <> pg_backend_pid() AND xact_start IS NOT NULL AND application_name LIKE ?"
+)
+_NAME_BYTES = 63  # PostgreSQL cuts an application_name longer than this
 
 
 class _CanonicalTaken(StoreError):
@@ -300,6 +309,20 @@ class PostgresStore(SQLStore):
                                   owner, now + lease)).fetchall()
         return sorted(Claim(row[0], row[1], row[2], owner) for row in rows)
 
+    def take_build_lease(self, owner: str, seconds: int) -> int | None:
+        """As SQLStore's; and when this takes the build over from a daemon whose lease ran
+        out without being released (a builder stopped, hung or cut off), that daemon's open
+        transactions are ended. A build holds its transaction, and the row locks it took,
+        until it commits: a stalled builder's would hold every later build back until
+        IDLE_IN_TRANSACTION_TIMEOUT, long past the lease. Where this role may not end them,
+        the new build waits for them as before."""
+        stalled = self._run(_STALLED_BUILDER, (owner, self.db_now())).fetchone()
+        epoch = super().take_build_lease(owner, seconds)
+        if epoch is not None and stalled is not None:
+            with contextlib.suppress(StoreError), self._translated(), self.conn.transaction():
+                self._run(_END_TRANSACTIONS, (f"% {stalled[0]}",))
+        return epoch
+
     def put_entry(self, row: EntryRow, *, new: bool = False) -> bool:
         """As SQLStore's, but inside a SAVEPOINT when the entry has a canonical link: another
         process may commit the same link between the check and the insert; the unique index
@@ -415,22 +438,28 @@ def _connect(location: PostgresURL, wait: float, pool: Pool | None) -> Connectio
                          f"{_message(exc, location)}") from None
 
 
-def make_pool(location: PostgresURL, *, size: int) -> Pool:
+def make_pool(location: PostgresURL, *, size: int, owner: str = "") -> Pool:
     """A daemon's connections: opened in the background (a daemon whose server is down
     starts all the same, and its jobs fail with StoreError until the server is back), each
-    checked before it is lent (a server that restarted leaves broken ones behind), and each
-    session limited (`STATEMENT_TIMEOUT`, `IDLE_IN_TRANSACTION_TIMEOUT`)."""
+    checked before it is lent (a server that restarted leaves broken ones behind), each
+    session limited (`STATEMENT_TIMEOUT`, `IDLE_IN_TRANSACTION_TIMEOUT`) and named after
+    the daemon's `owner` id (`PostgresStore.take_build_lease`)."""
     _scrub_logs(location)
     return ConnectionPool(
         _conninfo(location), kwargs={"autocommit": True}, min_size=1, max_size=max(size, 1),
-        open=True, configure=_configure, check=ConnectionPool.check_connection,
-        reconnect_timeout=RECONNECT_TIMEOUT, name="feeds",
+        open=True, configure=lambda conn: _configure(conn, owner),
+        check=ConnectionPool.check_connection, reconnect_timeout=RECONNECT_TIMEOUT,
+        name="feeds",
     )
 
 
-def _configure(conn: Connection) -> None:
+def _configure(conn: Connection, owner: str = "") -> None:
     conn.execute(f"SET statement_timeout = '{STATEMENT_TIMEOUT}'")
     conn.execute(f"SET idle_in_transaction_session_timeout = '{IDLE_IN_TRANSACTION_TIMEOUT}'")
+    if owner:  # "feeds 84a1fdb0d6594181": the name it was given (or feeds), then the owner
+        given = (conn.info.parameter_status("application_name") or "").encode()
+        kept = given[:_NAME_BYTES - len(owner) - 1].decode(errors="ignore")
+        conn.execute("SELECT set_config('application_name', %s, false)", (f"{kept} {owner}",))
 
 
 def read_version(location: PostgresURL) -> int | None:
