@@ -28,6 +28,19 @@ log = logging.getLogger("feeds")
 DEBOUNCE = 1.0  # seconds of quiet after a change in seeds/ before rebuilding
 
 
+class _StillRunning(logging.Filter):
+    """APScheduler warns at every tick that finds a job's last run still going. Here that is
+    the design (`max_instances=1`): a long build, or jobs waiting for a state that went away,
+    would log a line a tick for each job."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "maximum number of running instances" not in str(record.msg)
+
+
+_scheduler_log = logging.getLogger("apscheduler.scheduler.feeds")
+_scheduler_log.addFilter(_StillRunning())
+
+
 @dataclass(frozen=True, slots=True)
 class Tasks:
     """What the daemon runs; a role leaves out what it does not do."""
@@ -55,7 +68,7 @@ class Daemon:
         self.scheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(3)},
             job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": 300},
-            timezone=UTC,
+            timezone=UTC, logger=_scheduler_log,
         )
         self._accepting = threading.Event()
 

@@ -536,14 +536,15 @@ def _message(exc: BaseException, location: PostgresURL) -> str:
 
 
 class _Scrubbed(logging.Filter):
-    """psycopg and psycopg_pool log why a connection failed: without the password."""
+    """psycopg and psycopg_pool log why a connection failed: without the password, on one
+    line (libpq's message has a hint on a line of its own)."""
 
     def __init__(self, location: PostgresURL) -> None:
         super().__init__()
         self.location = location
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = _scrub(record.getMessage(), self.location)
+        record.msg = " ".join(_scrub(record.getMessage(), self.location).split())
         record.args = None
         return True
 
