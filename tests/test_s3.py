@@ -440,6 +440,30 @@ def test_a_lost_lease_stops_the_uploads_between_batches(
     out.store.close()
 
 
+def test_after_a_stall_no_upload_starts_before_the_fence_is_asked_again(
+        tmp_path: Path, s3_bucket: S3Bucket, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A builder stopped in the middle of a batch (past its lease) must not go on with the
+    batch when it resumes: here every pause counts as a stall."""
+    from feeds.output import s3
+
+    monkeypatch.setattr(s3, "STALL", 0.0)
+    out = s3_output(tmp_path, s3_bucket, concurrency=1)
+    asked: list[int] = []
+
+    def fence() -> None:
+        asked.append(len(asked))
+        if len(asked) >= 5:  # the batch's question, then one before each upload
+            raise LeaseLost("build lease", "taken over")
+
+    with s3_bucket.count_requests() as seen, pytest.raises(LeaseLost), out.store.transaction():
+        for number in range(8):
+            out.stage(f"articles/{number}.html", b"page %d" % number, "page")
+        out.commit(fence)
+    assert len(sent(seen, "PUT")) == 3
+    out.discard()
+    out.store.close()
+
+
 def test_an_unreachable_endpoint_is_an_output_error_naming_the_object(
         tmp_path: Path, stoppable_s3_bucket: S3Bucket) -> None:
     out = s3_output(tmp_path, stoppable_s3_bucket)

@@ -29,6 +29,7 @@ import os
 import shutil
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -57,6 +58,7 @@ UNKNOWN_TYPE = "application/octet-stream"
 META = "s3_output"  # which bucket, prefix, endpoint (and variants) the manifest describes
 HELD_FILE = "held.json"  # the manifest snapshot that worker processes read
 BATCH_PER_THREAD = 8  # uploads per thread between two questions to `fence`
+STALL = 1.0  # seconds since `fence` was last asked after which no upload starts unasked
 # What the manifest remembers of an object: (sha256 hex, size, content type)
 Entry = tuple[str, int, str]
 _Job = TypeVar("_Job")
@@ -263,19 +265,34 @@ class Bucket:
             self.client().delete_object(Bucket=self.location.bucket, Key=key)
 
     def run(self, jobs: Sequence[_Job], work: Callable[[_Job], object],
-            fence: Callable[[], None] | None) -> None:
+            fence: Callable[[], None] | None,
+            clock: Callable[[], float] = time.monotonic) -> None:
         """`work` on every job, `concurrency` at a time, in batches; `fence` is asked before
-        each batch. The first error stops what has not started and is raised once the
-        uploads under way have ended."""
+        each batch, and again before a job when it was last asked more than STALL seconds
+        ago: a process stopped in the middle of a batch (past its lease) starts no upload
+        after it resumes without asking. The first error stops what has not started and is
+        raised once the uploads under way have ended."""
         if not jobs:
             return
         threads = self.config.concurrency
         step = threads * BATCH_PER_THREAD
+        asked = [clock()]
+        asking = threading.Lock()
+
+        def fenced(job: _Job) -> object:
+            if fence is not None and clock() - asked[0] > STALL:
+                with asking:
+                    if clock() - asked[0] > STALL:
+                        fence()
+                        asked[0] = clock()
+            return work(job)
+
         with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="s3") as pool:
             for start in range(0, len(jobs), step):
                 if fence is not None:
                     fence()
-                futures = [pool.submit(work, job) for job in jobs[start : start + step]]
+                    asked[0] = clock()
+                futures = [pool.submit(fenced, job) for job in jobs[start : start + step]]
                 pending = wait(futures, return_when=FIRST_EXCEPTION).not_done
                 for future in pending:
                     future.cancel()
