@@ -11,12 +11,14 @@ carries its status (`feeds.errors`); nothing here catches `KeyError`,
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
 import tempfile
+import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
@@ -30,6 +32,7 @@ from feeds.errors import (
     EXIT_USAGE,
     CorruptState,
     FeedsError,
+    LockHeld,
     SafetyStop,
     UsageError,
 )
@@ -291,8 +294,10 @@ def _build(cfg: config.Config, args: argparse.Namespace) -> int:
             output = open_output(cfg.paths.output, store=store, s3=cfg.s3, full=args.full)
             progress = _progress if sys.stderr.isatty() else None
             try:
-                result = publish.build(cfg, store, _now(), output=output, full=args.full,
-                                       progress=progress, allow_unpublish=args.allow_unpublish)
+                with _build_lease(cfg) as fence:
+                    result = publish.build(cfg, store, _now(), output=output, full=args.full,
+                                           progress=progress, fence=fence,
+                                           allow_unpublish=args.allow_unpublish)
             except SafetyStop as stop:
                 if not args.pull:
                     raise
@@ -345,6 +350,32 @@ def _where(cfg: config.Config) -> str:
     shown = f"[{host}]" if ":" in host else host
     return (f"Feeds are in {out}/ (all sections: rss.xml, atom.xml, feed.json). To look at "
             f"them: `feeds serve`, then open http://{shown}:{port}/")
+
+
+@contextlib.contextmanager
+def _build_lease(cfg: config.Config) -> Iterator[Callable[[], None] | None]:
+    """On a shared (PostgreSQL) state a one-shot build takes the build lease as a daemon does,
+    waiting at most `[schedule] lock_wait` (then exit 3): two builders never commit in one
+    epoch. The fence is asked before the output and the state are committed."""
+    if not isinstance(cfg.paths.state, config.PostgresURL):
+        yield None
+        return
+    from feeds.jobs import BuildLease
+    from feeds.pull import new_owner
+
+    location, owner = cfg.paths.state, new_owner()
+    deadline = time.monotonic() + cfg.lock_wait
+    while True:
+        lease = BuildLease(lambda: open_store(location, wait=cfg.lock_wait), owner,
+                           cfg.cluster.lease)
+        with lease.held() as mine:
+            if mine:
+                yield lease.fence
+                return
+        if time.monotonic() >= deadline:
+            raise LockHeld(str(location), "another process holds the build lease; gave up "
+                           f"after {cfg.lock_wait:g}s (nothing written)")
+        time.sleep(1)
 
 
 def _progress(done: int, total: int) -> None:

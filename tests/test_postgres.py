@@ -249,6 +249,35 @@ def test_a_row_lock_held_past_wait_ends_a_build_in_exit_3_with_nothing_written(
     assert sorted(p.name for p in (project / "output").rglob("*")) == before
 
 
+def test_a_cron_build_on_a_shared_state_takes_the_build_lease(
+    project: Path, postgres_url: str,
+) -> None:
+    """A one-shot `feeds build` builds only under the build lease, as a daemon does: while
+    another process holds it, the build waits `lock_wait`, then exits 3 writing nothing."""
+    toml = project / "config" / "feeds.toml"
+    toml.write_text(toml.read_text().replace('rebuild_every = "5m"',
+                                             'rebuild_every = "5m"\nlock_wait = "2s"'))
+    assert run(project, "build", "--state", postgres_url).returncode == 0
+    before = sorted(p.name for p in (project / "output").rglob("*"))
+    with opened(postgres_url) as daemon:
+        with daemon.transaction():
+            epoch = daemon.take_build_lease("a-daemon", 60)
+        assert epoch is not None
+        (project / "seeds" / "baru.txt").write_text("Kampus\nBerita Baru\nIsi.\n")
+        started = time.monotonic()
+        busy = run(project, "build", "--state", postgres_url)
+        took = time.monotonic() - started
+        assert busy.returncode == 3, busy.stderr
+        assert "another process holds the build lease; gave up after 2s" in busy.stderr
+        assert 1.5 < took < 30
+        assert sorted(p.name for p in (project / "output").rglob("*")) == before
+        with daemon.transaction():
+            daemon.release_build_lease("a-daemon", epoch)
+    done = run(project, "build", "--state", postgres_url)
+    assert done.returncode == 0, done.stderr
+    assert (project / "output" / "articles" / "baru.html").is_file()
+
+
 def test_a_store_waits_at_most_wait_for_a_lock(postgres_url: str,
                                                  postgres_server: PostgresServer) -> None:
     with opened(postgres_url) as store, store.transaction():
