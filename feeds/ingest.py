@@ -15,7 +15,7 @@ from feeds import lang
 from feeds.codec import from_epoch, to_epoch
 from feeds.config import Config, UpstreamConfig
 from feeds.entries import upstream_times
-from feeds.model import Attribution, Entry, Section, UpstreamFeed
+from feeds.model import Attribution, Entry, FeedKey, Section, UpstreamFeed
 from feeds.publish.decide import Seconds
 from feeds.republish import (
     Candidate,
@@ -43,6 +43,7 @@ def store_items(
         texts = {id(item): _text_of(item) for item in parsed.items}
     items = [item for item in parsed.items if _wanted(source, texts.get(id(item), ""))]
     seen: set[str] = set()
+    marks = _Marks()
     new = 0
     for item, candidate in zip(items, candidates(source.name, items), strict=True):
         language = parsed.language or lang.recognize(
@@ -60,9 +61,22 @@ def store_items(
             if not holder.startswith(f"upstream/{source.name}/"):
                 continue  # the same article from another source: published once
             canonical = None  # another item of this source about that article: its own entry
-        new += _store_entry(store, entry, digest, item, canonical, now, seconds,
+        new += _store_entry(store, entry, digest, item, canonical, now, seconds, marks,
                             origin=source.name)
+    # Marked once per feed, not once per entry: on PostgreSQL each is a round trip.
+    if marks.feeds:
+        store.add_pending(marks.feeds)
+    if marks.pages:
+        store.add_pending_pages(marks.pages)
     return new
+
+
+class _Marks:
+    """The feeds and pages the stored entries of one source changed."""
+
+    def __init__(self) -> None:
+        self.feeds: set[FeedKey] = set()
+        self.pages: list[str] = []
 
 
 def _wanted(source: UpstreamConfig, text: str) -> bool:
@@ -87,7 +101,8 @@ def _identity(store: Store, candidate: Candidate, digest: str) -> str:
 
 
 def _store_entry(store: Store, entry: Entry, digest: str, item: UpstreamItem,
-                 canonical: str | None, now: datetime, seconds: Seconds, *, origin: str) -> int:
+                 canonical: str | None, now: datetime, seconds: Seconds, marks: _Marks, *,
+                 origin: str) -> int:
     """Store one entry unless the state holds it already; 1 when it is new."""
     previous = store.entry_record(entry.key)
     dated = item.published or item.updated
@@ -104,11 +119,13 @@ def _store_entry(store: Store, entry: Entry, digest: str, item: UpstreamItem,
     if (previous is not None and previous.hash == digest and previous.updated == times.updated
             and store.entry_data(entry.key) == row.data):
         return 0  # as stored: a rendering that changed (a repaired link) is stored again,
-    if not store.put_entry(row):  # with its times kept unless its content changed
+    # with its times kept unless its content changed; `new`: no tag rows to replace (keys
+    # are the source's own, and a source is stored by one process at a time)
+    if not store.put_entry(row, new=previous is None):
         return 0  # another source's entry took the article meanwhile (another daemon's)
-    store.add_pending(entry.feed_keys())
+    marks.feeds.update(entry.feed_keys())
     if entry.page is not None:
-        store.add_pending_pages([entry.key])
+        marks.pages.append(entry.key)
     return previous is None
 
 

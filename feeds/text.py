@@ -9,9 +9,6 @@ import re
 import unicodedata
 from urllib.parse import quote, urlsplit
 
-import idna
-from anyascii import anyascii
-
 # XML 1.0 allows TAB, LF, CR, U+0020–U+D7FF, U+E000–U+FFFD, U+10000–U+10FFFF;
 # everything else (C0 controls, lone surrogates, U+FFFE/U+FFFF) is removed.
 _XML_FORBIDDEN = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -78,6 +75,8 @@ def name_slug(name: str, fallback: str) -> str:
     slug = slugify(name, fallback="")
     if slug:
         return slug
+    from anyascii import anyascii  # here: a rare name, and every command imports this module
+
     digest = name_hash(name)
     spelled = slugify(anyascii(name), fallback="")[:60].strip("-")
     return f"{spelled or fallback}-{digest}"
@@ -205,6 +204,8 @@ def _host_and_port(text: str) -> str | None:
 
 
 def _idna(host: str) -> str | None:
+    import idna  # here: only a host that is not ASCII needs it, and every command loads this
+
     try:
         return idna.encode(host, uts46=True).decode("ascii")
     except idna.IDNAError:

@@ -21,9 +21,6 @@ import re
 import unicodedata
 from collections.abc import Iterable
 
-from rapidfuzz import process
-from rapidfuzz.distance import OSA
-
 from feeds.text import fold
 
 _APOSTROPHES = "'’‘ʼ`´"
@@ -56,6 +53,8 @@ def allowed_edits(length: int) -> int:
 
 def distance(a: str, b: str) -> int:
     """Optimal string alignment distance of `a` and `b` with their first letters aligned."""
+    from rapidfuzz.distance import OSA  # imported when a name is unknown, not by every command
+
     if not a or not b:
         return max(len(a), len(b))
     best = (a[0] != b[0]) + OSA.distance(a[1:], b[1:])
@@ -82,6 +81,9 @@ def closest(name: str, known: Iterable[str]) -> str | None:
     choices = list(known)
     if name in choices:
         return None
+    from rapidfuzz import process
+    from rapidfuzz.distance import OSA
+
     # Plain OSA never exceeds the first-letter-aligned distance: a C-speed prefilter.
     near = process.extract(name, choices, scorer=OSA.distance, score_cutoff=2, limit=None)
     found = [(distance(name, c), i, c) for c, _, i in near if is_typo(name, c)]

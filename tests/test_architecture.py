@@ -56,7 +56,7 @@ PURE = {"feeds.model", "feeds.codec", "feeds.entries", "feeds.render", "feeds.te
         "feeds.lang", "feeds.sanitize", "feeds.compress", "feeds.builder", "feeds.jsonfeed",
         "feeds.pages", "feeds.publish.decide", "feeds.sources.article",
         "feeds.sources.upstream", "feeds.sources.yaml_words", "feeds.typos",
-        "feeds.republish", "feeds.polling"}
+        "feeds.republish", "feeds.polling", "feeds.publish.report"}
 # What pure modules may lean on besides each other: values and contracts, no I/O of their own.
 CONTRACTS = {"feeds", "feeds.errors", "feeds.config", "feeds.store", "feeds.output"}
 IO_STDLIB = {"os", "socket", "subprocess", "sqlite3", "shutil", "multiprocessing", "threading",

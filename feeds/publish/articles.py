@@ -102,8 +102,9 @@ class ArticlePass:
                 deleted.append(row)
             elif row is not None and not self.reread and row.same_file(seed):
                 if row.diagnostics_json != "[]":  # a broken file stays reported
-                    self.tally.diagnostics.extend(row.diagnostics)
-                    self.tally.repeated.extend(row.diagnostics)
+                    notes = row.diagnostics
+                    self.tally.diagnostics.extend(notes)
+                    self.tally.repeated.extend(notes)
             else:
                 changed.append((seed, row))
         for name, reason in skipped:

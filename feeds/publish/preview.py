@@ -1,4 +1,5 @@
-"""Pure: one article rendered as it would be published, a draft or an embargoed one too."""
+"""One article rendered as it would be published, a draft or an embargoed one too (from its
+bytes and file time: the caller reads the file and writes the page)."""
 
 from __future__ import annotations
 
