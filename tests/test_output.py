@@ -10,6 +10,8 @@ import gzip
 import os
 import pickle
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import brotli
@@ -79,6 +81,35 @@ def test_what_a_crashed_build_staged_is_swept_before_anything_is_staged(tmp_path
     out = open_output(tmp_path)
     out.stage("f.xml", b"new", "page")
     out.commit()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.xml"]
+
+
+def test_a_live_builders_staging_is_left_alone_and_a_dead_ones_swept(tmp_path: Path) -> None:
+    """Two builders of one folder (one stalled past its build lease, one that took over)
+    each stage in a folder of their own: neither's commit or discard takes the other's files."""
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        live = tmp_path / STAGING / f"{other.pid}-beef"
+        live.mkdir(parents=True)
+        (live / f"{other.pid}-1{TEMP_SUFFIX}").write_bytes(b"the other build's")
+        gone = tmp_path / STAGING / "999999999-dead"  # no such process
+        gone.mkdir()
+        (gone / f"999999999-1{TEMP_SUFFIX}").write_bytes(b"a killed build's")
+        out = open_output(tmp_path)
+        out.stage("f.xml", b"new", "page")
+        assert not gone.exists() and live.exists()
+        out.commit()
+        again = open_output(tmp_path)
+        again.stage("f.xml", b"newer", "page")
+        again.discard()
+        assert sorted(p.name for p in (tmp_path / STAGING).iterdir()) == [live.name]
+        assert (tmp_path / "f.xml").read_bytes() == b"new"
+    finally:
+        other.kill()
+        other.wait()
+    last = open_output(tmp_path)
+    last.stage("f.xml", b"last", "page")
+    last.commit()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["f.xml"]
 
 

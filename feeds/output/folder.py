@@ -1,13 +1,13 @@
 """The output as a local folder: atomic, durable, world-readable writes of the files that changed.
 
-Files are staged as temp files in one hidden folder under the output
-(`.feeds-staging/`, on the same file system, so a rename moves them), by
+Files are staged as temp files in a hidden folder of this build's own under the output
+(`.feeds-staging/PID-TOKEN/`, on the same file system, so a rename moves them), by
 this process or by worker processes through a `FolderStager`. `commit`
 makes them durable (fsync each, or one `os.sync()` for a large batch:
 measured in docs/performance.md), renames each into place with
 `os.replace`, applies the removals and fsyncs the folders. A reader sees
 the old file or the new one, never a part; a crash before `commit` leaves
-only the staging folder, which the next build empties first.
+only its staging folder, which the next build removes once its process is gone.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import errno
 import itertools
 import os
 import queue
+import secrets
 import shutil
 import tempfile
 import threading
@@ -59,7 +60,11 @@ class FolderOutput:
     def __init__(self, root: Path, *, durable: bool = True) -> None:
         self.root = root.resolve()
         self._root = str(self.root)
-        self._staging = os.path.join(self._root, STAGING)  # noqa: PTH118
+        self._stagings = os.path.join(self._root, STAGING)  # noqa: PTH118
+        # Its own folder: a builder that stalled past its lease and resumes only to discard
+        # must not take the files of the builder that took over with it.
+        self._staging = os.path.join(  # noqa: PTH118
+            self._stagings, f"{os.getpid()}-{secrets.token_hex(4)}")
         self.durable = durable
         self._ready = False
         # (final relative path, temp file): strings, not Paths, at 100,000 pages a build
@@ -77,16 +82,25 @@ class FolderOutput:
         return self._root
 
     def _prepare(self) -> None:
-        """Empty the staging folder once, before anything is staged in it: what is there was
-        left by a build that crashed (the writer lock makes it ours)."""
+        """Make this build's staging folder, once, before anything is staged in it, and
+        remove what builds whose process is gone left (a crash, a kill)."""
         if self._ready:
             return
-        with translated(self._staging):
+        with translated(self._stagings):
             if not os.path.isdir(self._root):  # noqa: PTH112
                 self._make_folder(self._root)
-            shutil.rmtree(self._staging, ignore_errors=True)
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(self._stagings, DIR_MODE)  # noqa: PTH102
+            for name in os.listdir(self._stagings):  # noqa: PTH208
+                if _abandoned(name):
+                    _remove(os.path.join(self._stagings, name))  # noqa: PTH118
             os.mkdir(self._staging, DIR_MODE)  # noqa: PTH102
         self._ready = True
+
+    def _tidy(self) -> None:
+        """Remove the staging folders' parent when no other build stages in it."""
+        with contextlib.suppress(OSError):
+            os.rmdir(self._stagings)  # noqa: PTH106
 
     def stager(self) -> FolderStager:
         self._prepare()
@@ -225,6 +239,7 @@ class FolderOutput:
         self._folders.clear()
         with contextlib.suppress(OSError):  # empty now, unless a stager left strays
             os.rmdir(self._staging)  # noqa: PTH106
+        self._tidy()
         self._ready = False
         return changed
 
@@ -236,6 +251,7 @@ class FolderOutput:
         # Files other processes staged but nobody adopted (results not yet taken when the
         # build failed) are in the staging folder too: their processes are stopped by now.
         shutil.rmtree(self._staging, ignore_errors=True)
+        self._tidy()
         self._staged.clear()
         self._removals.clear()
         self._folders.clear()
@@ -366,3 +382,29 @@ def _remove_empty_folders(folder: Path, root: Path) -> None:
         except OSError:
             return
         folder = folder.parent
+
+
+def _abandoned(name: str) -> bool:
+    """Whether an entry of the staging folders is left by a build whose process is gone (or
+    by this process's own earlier build: one process builds one at a time), or is a stray
+    temp file of the layout before per-build folders."""
+    pid, _, token = name.partition("-")
+    if not (pid.isdigit() and token) or name.endswith(TEMP_SUFFIX):
+        return True
+    if int(pid) == os.getpid():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False  # alive, another user's
+    return False
+
+
+def _remove(path: str) -> None:
+    if os.path.isdir(path) and not os.path.islink(path):  # noqa: PTH112, PTH114
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)  # noqa: PTH108
