@@ -203,7 +203,7 @@ def test_an_old_or_missing_source_is_refused_and_nothing_is_made(tmp_path: Path)
 
 @pytest.mark.parametrize("source_kind", ["sqlite", "postgres"])
 def test_a_copy_while_another_process_writes_holds_each_transaction_whole(
-    source_kind: str, tmp_path: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch,
+    source_kind: str, tmp_path: Path, postgres_url: str,
 ) -> None:
     """A writer commits a meta row and a file row together, again and again, while the copy
     reads meta, then (later) files: the copy holds both rows of a transaction or neither."""
@@ -230,23 +230,16 @@ def test_a_copy_while_another_process_writes_holds_each_transaction_whole(
                     committed[0] += 1
                     progress.notify_all()
 
-    reading = copy._copy
-
-    def interleaved(source: SQLStore, target: SQLStore, table: copy.Table) -> int:
-        rows = reading(source, target, table)
-        with progress:  # let the writer commit more before the next table is read
+    def interleaved(table: str, rows: int) -> None:
+        with progress:  # let the writer commit more before the next batch is read
             seen = committed[0]
             assert progress.wait_for(lambda: committed[0] >= seen + 3, timeout=10)
-        return rows
-
-    monkeypatch.setattr(copy, "BATCH", 7)
-    monkeypatch.setattr(copy, "_copy", interleaved)
     thread = threading.Thread(target=writer, daemon=True)
     thread.start()
     try:
         with progress:
             assert progress.wait_for(lambda: committed[0] >= 3, timeout=10)
-        copy.copy_state(where(source), where(target), wait=10)
+        copy.copy_state(where(source), where(target), wait=10, batch=7, on_batch=interleaved)
     finally:
         stop.set()
         thread.join(10)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,8 +62,10 @@ class Copied:
 
 
 def copy_state(source: Path | PostgresURL, target: Path | PostgresURL, *,
-               wait: float) -> Copied:
-    """Copy the state at `source` into the empty `target`."""
+               wait: float, batch: int = BATCH,
+               on_batch: Callable[[str, int], None] | None = None) -> Copied:
+    """Copy the state at `source` into the empty `target`. `on_batch(table, rows)` is told
+    of each batch copied (progress, and tests that write meanwhile)."""
     if source == target:
         raise UsageError(str(target), "is the state being copied: name another place")
     if not schema_version(source):
@@ -72,14 +74,16 @@ def copy_state(source: Path | PostgresURL, target: Path | PostgresURL, *,
     try:
         assert isinstance(reading, SQLStore)
         with _empty(target, wait) as writing, reading.snapshot():
-            rows = {table.name: _copy(reading, writing, table) for table in TABLES}
+            rows = {table.name: _copy(reading, writing, table, batch, on_batch)
+                    for table in TABLES}
         return Copied(reading.version, rows)  # type: ignore[attr-defined]
     finally:
         reading.close()
 
 
-def _copy(source: SQLStore, target: SQLStore, table: Table) -> int:
-    """One table, in batches of BATCH rows in key order (each batch starts after the last
+def _copy(source: SQLStore, target: SQLStore, table: Table, batch: int,
+          on_batch: Callable[[str, int], None] | None) -> int:
+    """One table, in batches of `batch` rows in key order (each batch starts after the last
     key of the one before, so a batch costs the same at the end of the table as at the
     start)."""
     columns = ", ".join(table.columns)
@@ -92,14 +96,16 @@ def _copy(source: SQLStore, target: SQLStore, table: Table) -> int:
               f"VALUES ({', '.join('?' * len(table.columns))})")
     at = [table.columns.index(name) for name in table.key]
     copied = 0
-    rows = source._run(first, (BATCH,)).fetchall()
+    rows = source._run(first, (batch,)).fetchall()
     while rows:
         target._run_many(insert, rows)
         copied += len(rows)
-        if len(rows) < BATCH:
+        if on_batch is not None:
+            on_batch(table.name, len(rows))
+        if len(rows) < batch:
             break
         last = [rows[-1][i] for i in at]
-        rows = source._run(after, (*last, BATCH)).fetchall()
+        rows = source._run(after, (*last, batch)).fetchall()
     return copied
 
 
