@@ -28,7 +28,7 @@ from feeds.republish import (
 from feeds.sanitize import text_only
 from feeds.site import identity
 from feeds.sources.upstream import ParsedFeed, UpstreamItem
-from feeds.store import EntryRow, Store
+from feeds.store import EntryRecord, EntryRow, Store
 
 
 def store_items(
@@ -42,26 +42,29 @@ def store_items(
     if source.include or source.exclude or not parsed.language:
         texts = {id(item): _text_of(item) for item in parsed.items}
     items = [item for item in parsed.items if _wanted(source, texts.get(id(item), ""))]
+    found = candidates(source.name, items)
+    links = [article_link(item.link, homes) for item in items]
+    known = _Known(store, [k for c in found for k in (c.key, c.distinct) if k is not None],
+                   [link for link in links if link is not None])
     seen: set[str] = set()
     marks = _Marks()
     new = 0
-    for item, candidate in zip(items, candidates(source.name, items), strict=True):
+    for item, candidate, canonical in zip(items, found, links, strict=True):
         language = parsed.language or lang.recognize(
             texts[id(item)], config.site.languages, config.site.language)
         entry, digest = republisher.entry(item, candidate.key, language)
-        key = _identity(store, candidate, digest)
+        key = _identity(known, candidate, digest)
         if key in seen:
             continue  # the same item twice in one feed: the first stands
         seen.add(key)
         if key != candidate.key:
             entry, digest = republisher.entry(item, key, language)
-        canonical = article_link(item.link, homes)
-        holder = None if canonical is None else store.key_with_canonical(canonical)
+        holder = None if canonical is None else known.holder(canonical)
         if holder is not None and holder != key:
             if not holder.startswith(f"upstream/{source.name}/"):
                 continue  # the same article from another source: published once
             canonical = None  # another item of this source about that article: its own entry
-        new += _store_entry(store, entry, digest, item, canonical, now, seconds, marks,
+        new += _store_entry(store, known, entry, digest, item, canonical, now, seconds, marks,
                             origin=source.name)
     # Marked once per feed, not once per entry: on PostgreSQL each is a round trip.
     if marks.feeds:
@@ -69,6 +72,33 @@ def store_items(
     if marks.pages:
         store.add_pending_pages(marks.pages)
     return new
+
+
+class _Known:
+    """What the state held of one feed's items before they are stored, asked in two queries
+    instead of two per item (each a round trip on PostgreSQL). What this pull writes is asked
+    of the store again, so an item sees the ones stored before it, as it always did."""
+
+    def __init__(self, store: Store, keys: list[str], links: list[str]) -> None:
+        self.store = store
+        self.keys, self.links = set(keys), set(links)
+        self.records = store.entry_records(self.keys)
+        self.holders = store.keys_with_canonicals(self.links)
+
+    def record(self, key: str) -> EntryRecord | None:
+        if key in self.keys:
+            return self.records.get(key)
+        return self.store.entry_record(key)
+
+    def holder(self, link: str) -> str | None:
+        if link in self.links:
+            return self.holders.get(link)
+        return self.store.key_with_canonical(link)
+
+    def wrote(self, key: str, link: str | None) -> None:
+        self.keys.discard(key)
+        if link is not None:
+            self.links.discard(link)
 
 
 class _Marks:
@@ -89,22 +119,22 @@ def _text_of(item: UpstreamItem) -> str:
     return f"{item.title} {text_only(item.summary_html)} {text_only(item.content_html or '')}"
 
 
-def _identity(store: Store, candidate: Candidate, digest: str) -> str:
+def _identity(known: _Known, candidate: Candidate, digest: str) -> str:
     """The old rule's key, unless items collide on it: then only the one the state holds
     under it keeps it, and the others take the key their title and date give them."""
     if candidate.distinct is None:
         return candidate.key
-    previous = store.entry_record(candidate.key)
+    previous = known.record(candidate.key)
     if previous is not None and previous.hash == digest:
         return candidate.key
     return candidate.distinct
 
 
-def _store_entry(store: Store, entry: Entry, digest: str, item: UpstreamItem,
+def _store_entry(store: Store, known: _Known, entry: Entry, digest: str, item: UpstreamItem,
                  canonical: str | None, now: datetime, seconds: Seconds, marks: _Marks, *,
                  origin: str) -> int:
     """Store one entry unless the state holds it already; 1 when it is new."""
-    previous = store.entry_record(entry.key)
+    previous = known.record(entry.key)
     dated = item.published or item.updated
     published = None if dated is None else to_epoch(dated)
     if published is None and previous is None:  # first seen now, at a second of its own
@@ -121,7 +151,9 @@ def _store_entry(store: Store, entry: Entry, digest: str, item: UpstreamItem,
         return 0  # as stored: a rendering that changed (a repaired link) is stored again,
     # with its times kept unless its content changed; `new`: no tag rows to replace (keys
     # are the source's own, and a source is stored by one process at a time)
-    if not store.put_entry(row, new=previous is None):
+    stored = store.put_entry(row, new=previous is None)
+    known.wrote(entry.key, canonical)
+    if not stored:
         return 0  # another source's entry took the article meanwhile (another daemon's)
     marks.feeds.update(entry.feed_keys())
     if entry.page is not None:

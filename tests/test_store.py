@@ -161,6 +161,24 @@ def test_one_entry_holds_an_article_link(store: Store) -> None:
         assert store.key_with_canonical("https://x/b") is None
 
 
+def test_many_records_and_links_at_once_answer_as_one_at_a_time(store: Store) -> None:
+    keys = [f"e{i:04}" for i in range(1203)]  # more than two chunks of one IN (…)
+    with store.transaction():
+        for i, key in enumerate(keys):
+            put(store, entry(key, NOW, tags=("a", "b")[: i % 3]), live=i % 2 == 0,
+                canonical=f"https://x/a/{i}" if i % 5 else None)
+        asked = [*keys[::7], "absent", keys[0], "e9999"]
+        records = store.entry_records(asked)
+        assert records == {k: r for k in asked if (r := store.entry_record(k)) is not None}
+        assert len(records) == len(set(keys[::7]))
+        links = [f"https://x/a/{i}" for i in range(0, 1300, 3)]
+        holders = store.keys_with_canonicals(links)
+        assert holders == {link: h for link in links
+                           if (h := store.key_with_canonical(link)) is not None}
+        assert holders["https://x/a/3"] == "e0003" and "https://x/a/0" not in holders
+        assert store.entry_records([]) == {} and store.keys_with_canonicals([]) == {}
+
+
 def test_pending_feeds_are_taken_once(store: Store) -> None:
     with store.transaction():
         store.add_pending([ALL, FeedKey("tag", "riset")])

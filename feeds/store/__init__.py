@@ -171,6 +171,10 @@ class Store(Protocol):
     # --- entries -------------------------------------------------------------------------
     def entry_record(self, key: str) -> EntryRecord | None: ...
 
+    def entry_records(self, keys: Iterable[str]) -> dict[str, EntryRecord]:
+        """`entry_record` of many keys at once (absent keys are left out): a pull asks for a
+        feed's items together, one round trip instead of one per item."""
+
     def entry(self, key: str) -> Entry | None:
         """The entry as stored (published or not)."""
 
@@ -212,6 +216,9 @@ class Store(Protocol):
 
     def key_with_canonical(self, canonical: str) -> str | None:
         """The entry already published under this canonical link, if any."""
+
+    def keys_with_canonicals(self, canonicals: Iterable[str]) -> dict[str, str]:
+        """`key_with_canonical` of many links at once (links no entry holds are left out)."""
 
     def in_feeds(self, key: str, now: datetime, limit: int) -> bool:
         """Whether a published entry is among the newest `limit` of any feed it belongs to."""

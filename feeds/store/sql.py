@@ -67,6 +67,25 @@ _AHEAD_IN_TAG = (
 )
 
 
+_SELECT_RECORD = ("SELECT key, origin, hash, first_seen, published, updated, live, section, tags "
+                  "FROM entries WHERE ")
+CHUNK = 500  # values in one IN (…): well under SQLite's and PostgreSQL's limits
+
+
+def _record(row: Sequence[Any]) -> EntryRecord:
+    return EntryRecord(
+        key=row[0], origin=row[1], hash=row[2], first_seen=row[3], published=row[4],
+        updated=row[5], live=bool(row[6]), section=row[7], tags=tuple(json.loads(row[8])),
+    )
+
+
+def _chunks(values: Iterable[str]) -> Iterator[list[str]]:
+    """Distinct values, CHUNK at a time."""
+    pending = list(dict.fromkeys(values))
+    for start in range(0, len(pending), CHUNK):
+        yield pending[start:start + CHUNK]
+
+
 class _Queries:
     """What every group of queries needs of the backend: a way to run them."""
 
@@ -88,17 +107,15 @@ class _EntryQueries(_Queries):
     tag_name_sql: ClassVar[str] = _TAG_NAME
 
     def entry_record(self, key: str) -> EntryRecord | None:
-        row = self._run(
-            "SELECT key, origin, hash, first_seen, published, updated, live, section, tags "
-            "FROM entries WHERE key = ?",
-            (key,),
-        ).fetchone()
-        if row is None:
-            return None
-        return EntryRecord(
-            key=row[0], origin=row[1], hash=row[2], first_seen=row[3], published=row[4],
-            updated=row[5], live=bool(row[6]), section=row[7], tags=tuple(json.loads(row[8])),
-        )
+        row = self._run(_SELECT_RECORD + "key = ?", (key,)).fetchone()
+        return None if row is None else _record(row)
+
+    def entry_records(self, keys: Iterable[str]) -> dict[str, EntryRecord]:
+        found: dict[str, EntryRecord] = {}
+        for chunk in _chunks(keys):
+            sql = _SELECT_RECORD + f"key IN ({', '.join('?' * len(chunk))})"
+            found.update((row[0], _record(row)) for row in self._run(sql, chunk))
+        return found
 
     def entry(self, key: str) -> Entry | None:
         data = self.entry_data(key)
@@ -233,6 +250,15 @@ class _EntryQueries(_Queries):
             (canonical,),
         ).fetchone()
         return None if row is None else str(row[0])
+
+    def keys_with_canonicals(self, canonicals: Iterable[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for chunk in _chunks(canonicals):
+            rows = self._run(
+                "SELECT canonical, key FROM entries WHERE canonical IN "  # noqa: S608 (marks)
+                f"({', '.join('?' * len(chunk))}) ORDER BY first_seen DESC, key DESC", chunk)
+            found.update((str(row[0]), str(row[1])) for row in rows)  # the first one wins
+        return found
 
 
 
