@@ -7,6 +7,7 @@ No test module imports another; they import from here (and `tests.httpserver`,
 from __future__ import annotations
 
 import os
+import random
 import socket
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -14,9 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import feedparser
+import httpx
 
-from feeds import config, publish
+from feeds import config, publish, pull
 from feeds.output.folder import FolderOutput
+from feeds.sources import fetch
 from feeds.store import open_store
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -85,3 +88,48 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+# Two outlets' feeds, answered in-process at fixed URLs (so the URLs in the output are fixed).
+UPSTREAM_FEEDS = {
+    "https://www.antaranews.com/rss/terkini.xml": FIXTURES / "upstream" / "antara.xml",
+    "https://www.tempo.co/rss/nasional": FIXTURES / "upstream" / "tempo.xml",
+}
+UPSTREAM_SOURCES = """
+[[upstream]]
+name = "antara-terkini"
+outlet = "Antara"
+url = "https://www.antaranews.com/rss/terkini.xml"
+section = "nasional"
+
+[[upstream]]
+name = "tempo-nasional"
+outlet = "Tempo.co"
+url = "https://www.tempo.co/rss/nasional"
+section = "nasional"
+content = "full"
+"""
+
+
+def pull_and_build(toml: Path, *, etag: str | None = None) -> config.Config:
+    """Pull UPSTREAM_FEEDS (configured in `toml` with UPSTREAM_SOURCES; each answered with
+    `etag` when given) and build into a folder, at NOW; the config."""
+    headers = {"Content-Type": "application/rss+xml", **({"ETag": etag} if etag else {})}
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        body = UPSTREAM_FEEDS[str(request.url)].read_bytes()
+        return httpx.Response(200, content=body, headers=headers)
+
+    cfg, _ = config.load(toml)
+    store = open_store(cfg.paths.state)
+    client = fetch.make_client(user_agent="feeds-test", allow_private_networks=False,
+                               transport=httpx.MockTransport(answer))
+    try:
+        with client:
+            pulled = pull.pull(cfg, store, client, NOW, rng=random.Random(1))
+        assert pulled.failed == [], pulled.diagnostics
+        result = publish.build(cfg, store, NOW, output=FolderOutput(cfg.paths.output))
+        assert result.errors == 0, result.diagnostics
+    finally:
+        store.close()
+    return cfg

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import random
 import shutil
 import subprocess
 import sys
@@ -15,46 +14,18 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
-from feeds import config, publish, pull
 from feeds.config import PostgresURL
-from feeds.output.folder import FolderOutput
-from feeds.sources import fetch
 from feeds.store import FileRow, copy, open_store
 from feeds.store.sql import SQLStore
-from tests.helpers import FIXTURES, NOW, SEED_MTIME, snapshot
+from tests.helpers import FIXTURES, NOW, SEED_MTIME, UPSTREAM_SOURCES, pull_and_build, snapshot
 from tests.services import PostgresServer
 
 FEEDS = Path(sys.executable).parent / "feeds"
-UPSTREAM = {
-    "https://www.antaranews.com/rss/terkini.xml": FIXTURES / "upstream" / "antara.xml",
-    "https://www.tempo.co/rss/nasional": FIXTURES / "upstream" / "tempo.xml",
-}
-SOURCES = """
-[[upstream]]
-name = "antara-terkini"
-outlet = "Antara"
-url = "https://www.antaranews.com/rss/terkini.xml"
-section = "nasional"
-
-[[upstream]]
-name = "tempo-nasional"
-outlet = "Tempo.co"
-url = "https://www.tempo.co/rss/nasional"
-section = "nasional"
-content = "full"
-"""
 # Everything that moves, in an order both backends read alike (C collation in PostgreSQL).
 TABLES = {table.name: f"SELECT {', '.join(table.columns)} FROM {table.name} "
                       f"ORDER BY {', '.join(table.key)}" for table in copy.TABLES}
-
-
-def _answer(request: httpx.Request) -> httpx.Response:
-    body = UPSTREAM[str(request.url)].read_bytes()
-    return httpx.Response(200, content=body, headers={"Content-Type": "application/rss+xml",
-                                                      "ETag": '"v1"'})
 
 
 def make_site(project: Path) -> Path:
@@ -65,19 +36,8 @@ def make_site(project: Path) -> Path:
         stamp = SEED_MTIME + (index + 1) * 3600  # an hour apart: the order they were written
         os.utime(project / "seeds" / sample.name, (stamp, stamp))
     toml = project / "config" / "feeds.toml"
-    toml.write_text(toml.read_text(encoding="utf-8") + SOURCES, encoding="utf-8")
-    cfg, _ = config.load(toml)
-    store = open_store(cfg.paths.state)
-    client = fetch.make_client(user_agent="feeds-test", allow_private_networks=False,
-                               transport=httpx.MockTransport(_answer))
-    try:
-        with client:
-            pulled = pull.pull(cfg, store, client, NOW, rng=random.Random(1))
-        assert pulled.failed == [], pulled.diagnostics
-        result = publish.build(cfg, store, NOW, output=FolderOutput(cfg.paths.output))
-        assert result.errors == 0, result.diagnostics
-    finally:
-        store.close()
+    toml.write_text(toml.read_text(encoding="utf-8") + UPSTREAM_SOURCES, encoding="utf-8")
+    cfg = pull_and_build(toml, etag='"v1"')
     assert isinstance(cfg.paths.state, Path)
     return cfg.paths.state
 

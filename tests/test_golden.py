@@ -10,50 +10,21 @@ from __future__ import annotations
 
 import difflib
 import os
-import random
 import shutil
 from pathlib import Path
 
-import httpx
 import pytest
 
-from feeds import config, publish, pull
-from feeds.output.folder import FolderOutput
-from feeds.sources import fetch
-from feeds.store import open_store
-from tests.helpers import FIXTURES, NOW, ROOT, SEED_MTIME, files
+from tests.helpers import FIXTURES, ROOT, SEED_MTIME, UPSTREAM_SOURCES, files, pull_and_build
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
-UPSTREAM = {  # what two outlets' feeds answer, served in-process (fixed URLs in the output)
-    "https://www.antaranews.com/rss/terkini.xml": FIXTURES / "upstream" / "antara.xml",
-    "https://www.tempo.co/rss/nasional": FIXTURES / "upstream" / "tempo.xml",
-}
-SOURCES = """
-[[upstream]]
-name = "antara-terkini"
-outlet = "Antara"
-url = "https://www.antaranews.com/rss/terkini.xml"
-section = "nasional"
-
-[[upstream]]
-name = "tempo-nasional"
-outlet = "Tempo.co"
-url = "https://www.tempo.co/rss/nasional"
-section = "nasional"
-content = "full"
-"""
-
-
-def _answer(request: httpx.Request) -> httpx.Response:
-    body = UPSTREAM[str(request.url)].read_bytes()
-    return httpx.Response(200, content=body, headers={"Content-Type": "application/rss+xml"})
 
 
 def build_golden_input(project: Path) -> Path:
     """The seed, the samples and two upstream feeds, built at NOW; the output folder."""
     (project / "config").mkdir()
     toml = (ROOT / "config" / "feeds.toml").read_text(encoding="utf-8")
-    (project / "config" / "feeds.toml").write_text(toml + SOURCES, encoding="utf-8")
+    (project / "config" / "feeds.toml").write_text(toml + UPSTREAM_SOURCES, encoding="utf-8")
     seeds = project / "seeds"
     seeds.mkdir()
     articles = [*sorted((ROOT / "seeds").glob("*.txt")),
@@ -63,18 +34,7 @@ def build_golden_input(project: Path) -> Path:
         shutil.copy(path, copy)
         stamp = SEED_MTIME + index * 3600  # an hour apart: the order the newsroom wrote them
         os.utime(copy, (stamp, stamp))
-    cfg, _ = config.load(project / "config" / "feeds.toml")
-    store = open_store(cfg.paths.state)
-    client = fetch.make_client(user_agent="feeds-test", allow_private_networks=False,
-                               transport=httpx.MockTransport(_answer))
-    try:
-        with client:
-            pulled = pull.pull(cfg, store, client, NOW, rng=random.Random(1))
-        assert pulled.failed == [], pulled.diagnostics
-        result = publish.build(cfg, store, NOW, output=FolderOutput(cfg.paths.output))
-        assert result.errors == 0, result.diagnostics
-    finally:
-        store.close()
+    cfg = pull_and_build(project / "config" / "feeds.toml")
     return cfg.paths.output
 
 
