@@ -8,7 +8,7 @@ names an article are pure (`feeds.republish`), the time rules too
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from feeds import lang
@@ -101,12 +101,12 @@ class _Known:
             self.links.discard(link)
 
 
+@dataclass(slots=True)
 class _Marks:
     """The feeds and pages the stored entries of one source changed."""
 
-    def __init__(self) -> None:
-        self.feeds: set[FeedKey] = set()
-        self.pages: list[str] = []
+    feeds: set[FeedKey] = field(default_factory=set)
+    pages: list[str] = field(default_factory=list)
 
 
 def _wanted(source: UpstreamConfig, text: str) -> bool:
